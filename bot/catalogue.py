@@ -1,0 +1,260 @@
+"""The service catalogue: services.yaml, reviewed and edited by people.
+
+Loading validates every entry and reports `file:line: what is wrong`; a
+catalogue with errors is refused whole, so a running bot keeps its last good
+one (see Engine.reload).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from bot.hours import Hours, HoursError, parse_hours
+
+ROOT = Path(__file__).resolve().parent.parent
+CATALOGUE_PATH = ROOT / "services.yaml"
+
+KINDS = ("phone", "chat", "sns", "web", "centre", "place")
+CONFIDENCE = ("high", "medium", "low", "incomplete", "not-standing")
+STATUS = ("active", "paused", "ended")
+REQUIRED = ("id", "name", "kind", "intents", "area", "source_url", "source_date", "confidence", "status")
+FIELDS = set(REQUIRED) | {
+    "name_en", "phone", "phone_alt", "url", "line_url", "hours", "hours_text", "free", "for_whom",
+    "languages", "address", "lat", "lon", "checked", "notes",
+}
+# 0120-279-338, 0570-078374, 0800-100-2707, 090-1234-5678; #8891; 110/119/189/188
+PHONE = re.compile(r"^(#\d{4}|1\d\d|0[\d-]+)$")
+ID = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
+CONFIRM_HOURS = "受付時間は公式サイトでご確認ください"
+
+
+@dataclass(frozen=True)
+class Service:
+    id: str
+    name: str
+    kind: str
+    intents: tuple[str, ...]
+    area: str
+    source_url: str
+    source_date: str
+    confidence: str
+    status: str
+    hours: Hours
+    name_en: str | None = None
+    phone: str | None = None
+    phone_alt: tuple[tuple[str, str], ...] = ()
+    url: str | None = None
+    line_url: str | None = None
+    hours_text: str = ""
+    free: bool | None = None
+    for_whom: str | None = None
+    languages: tuple[str, ...] = ("ja",)
+    address: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    checked: date | None = None
+    notes: str | None = None
+    line: int = 0  # where it stands in the file, for messages
+
+    @property
+    def hours_certain(self) -> bool:
+        """Whether the hours may be shown as open or closed: low confidence is never presented as certain."""
+        return self.hours.known and self.confidence in ("high", "medium") and self.status == "active"
+
+    @property
+    def always_open(self) -> bool:
+        return self.hours.always and self.hours_certain
+
+
+@dataclass
+class Catalogue:
+    services: tuple[Service, ...]
+    path: str
+    version: str  # sha256 of the file, short
+    by_intent: dict[str, list[Service]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        index: dict[str, list[Service]] = defaultdict(list)
+        for s in self.services:
+            for i in s.intents:
+                index[i].append(s)
+        self.by_intent = dict(index)
+
+    def get(self, service_id: str) -> Service | None:
+        return next((s for s in self.services if s.id == service_id), None)
+
+
+class CatalogueError(Exception):
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def valid_phone(value: str) -> bool:
+    if not PHONE.match(value):
+        return False
+    if value.startswith("0"):
+        digits = value.replace("-", "")
+        return digits.isdigit() and len(digits) in (10, 11) and "--" not in value and not value.endswith("-")
+    return True
+
+
+def _line(node, key=None) -> int:
+    try:
+        if key is not None:
+            return node.lc.key(key)[0] + 1
+        return node.lc.line + 1
+    except (AttributeError, KeyError, TypeError):
+        return 0
+
+
+def _date(value) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+
+def load_catalogue(
+    path: Path | str = CATALOGUE_PATH,
+    intent_ids: set[str] | None = None,
+    area_codes: set[str] | None = None,
+    text: str | None = None,
+) -> Catalogue:
+    """Read and validate a catalogue; raise CatalogueError listing `file:line: problem`."""
+    path = Path(path)
+    name = path.name if path.parent == ROOT else str(path)
+    if text is None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CatalogueError([f"{name}:0: cannot read: {exc}"]) from None
+    try:
+        data = YAML(typ="rt").load(text)
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 0
+        raise CatalogueError([f"{name}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
+    if data is None:
+        data = []
+    if not isinstance(data, list):
+        raise CatalogueError([f"{name}:1: the catalogue must be a list of services"])
+    problems: list[str] = []
+    services: list[Service] = []
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(data):
+        line = _line(data, None) if not hasattr(data, "lc") else (data.lc.item(i)[0] + 1)
+        entry_problems: list[str] = []
+
+        def bad(key, message, raw=raw, line=line, out=entry_problems):
+            at = _line(raw, key) if key is not None and hasattr(raw, "lc") else line
+            out.append(f"{name}:{at or line}: {message}")
+
+        if not isinstance(raw, dict):
+            bad(None, "an entry must be a mapping of fields")
+            problems += entry_problems
+            continue
+        sid = str(raw.get("id", ""))
+        for key in REQUIRED:
+            if raw.get(key) in (None, "", []):
+                bad(None, f"{sid or 'entry'}: {key} is required")
+        for key in raw:
+            if key not in FIELDS:
+                bad(key, f"{sid}: unknown field {key!r}")
+        if sid and not ID.match(sid):
+            bad("id", f"id {sid!r} must be lower-case letters, digits, _ or -")
+        if sid in seen:
+            bad("id", f"duplicate id {sid!r} (first at line {seen[sid]})")
+        elif sid:
+            seen[sid] = line
+        if raw.get("kind") not in (None, *KINDS):
+            bad("kind", f"{sid}: kind {raw.get('kind')!r} is not one of {', '.join(KINDS)}")
+        if raw.get("confidence") not in (None, *CONFIDENCE):
+            bad("confidence", f"{sid}: confidence {raw.get('confidence')!r} is not one of {', '.join(CONFIDENCE)}")
+        if raw.get("status") not in (None, *STATUS):
+            bad("status", f"{sid}: status {raw.get('status')!r} is not one of {', '.join(STATUS)}")
+        intents = raw.get("intents") or []
+        if not isinstance(intents, list):
+            bad("intents", f"{sid}: intents must be a list of intent ids")
+            intents = []
+        for intent in intents:
+            if intent_ids is not None and intent not in intent_ids:
+                bad("intents", f"{sid}: unknown intent id {intent!r}")
+        area = str(raw.get("area", "")).strip()
+        if area and area != "national" and area_codes is not None and area not in area_codes:
+            bad("area", f"{sid}: area {area!r} is not national, a prefecture code (\"22\") or a local government code")
+        phones = [raw.get("phone")] + [a.get("number") if isinstance(a, dict) else a for a in raw.get("phone_alt") or []]
+        for value in phones:
+            if value is not None and not valid_phone(str(value)):
+                bad("phone", f"{sid}: phone {value!r} is not a number as dialled (0120-279-338, #8891, 189)")
+        try:
+            hours = parse_hours(raw.get("hours"))
+        except HoursError as exc:
+            bad("hours", f"{sid}: {exc}")
+            hours = Hours(unknown=True)
+        checked = None
+        try:
+            checked = _date(raw.get("checked"))
+        except ValueError:
+            bad("checked", f"{sid}: checked {raw.get('checked')!r} is not a date (YYYY-MM-DD)")
+        if checked and checked > date.today():
+            bad("checked", f"{sid}: checked {checked} is in the future")
+        sdate = str(raw.get("source_date", ""))
+        if sdate and not re.search(r"(19|20)\d\d|undated|平成|令和|昭和", sdate):
+            bad("source_date", f"{sid}: source_date {sdate!r} names no year (write 'undated' if the page has none)")
+        for key in ("url", "source_url"):
+            value = raw.get(key)
+            if value and not str(value).lstrip().startswith(("http://", "https://")) and key == "url":
+                bad(key, f"{sid}: {key} must start with http:// or https://")
+        lat, lon = raw.get("lat"), raw.get("lon")
+        for key, value, lo, hi in (("lat", lat, 20, 46), ("lon", lon, 122, 154)):
+            if value is not None and (not isinstance(value, int | float) or not lo <= value <= hi):
+                bad(key, f"{sid}: {key} {value!r} is not in Japan")
+        free = raw.get("free")
+        if free not in (None, True, False):
+            bad("free", f"{sid}: free must be true, false or null")
+        if entry_problems:
+            problems += entry_problems
+            continue
+        services.append(
+            Service(
+                id=sid,
+                name=str(raw["name"]),
+                kind=raw["kind"],
+                intents=tuple(intents),
+                area=area,
+                source_url=str(raw["source_url"]),
+                source_date=sdate,
+                confidence=raw["confidence"],
+                status=raw["status"],
+                hours=hours,
+                name_en=raw.get("name_en"),
+                phone=str(raw["phone"]) if raw.get("phone") is not None else None,
+                phone_alt=tuple(
+                    (str(a.get("number")), str(a.get("note", ""))) for a in raw.get("phone_alt") or [] if isinstance(a, dict)
+                ),
+                url=raw.get("url"),
+                line_url=raw.get("line_url"),
+                hours_text=str(raw.get("hours_text") or ""),
+                free=free,
+                for_whom=raw.get("for_whom"),
+                languages=tuple(raw.get("languages") or ("ja",)),
+                address=raw.get("address"),
+                lat=lat,
+                lon=lon,
+                checked=checked,
+                notes=raw.get("notes"),
+                line=line,
+            )
+        )
+    if problems:
+        raise CatalogueError(problems)
+    version = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    return Catalogue(tuple(services), str(path), version)

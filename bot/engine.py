@@ -1,0 +1,111 @@
+"""The engine: catalogue + intents + areas, loaded once, routed many times.
+
+    Engine.load() -> engine.route(text, ResidentContext, now) -> Referral
+
+A reload reads the catalogue again and swaps it in whole; a bad file is
+refused with `file:line` problems and the last good catalogue stays in service.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from datetime import datetime
+from pathlib import Path
+
+from bot.areas import Areas
+from bot.catalogue import CATALOGUE_PATH, Catalogue, CatalogueError, load_catalogue
+from bot.hours import TOKYO
+from bot.intents import INTENTS_DIR, IntentSpec, load_intents
+from bot.matcher import Matcher
+from bot.router import RouteOptions, route
+from bot.types import Area, Match, Referral, ResidentContext
+
+log = logging.getLogger("tsunagu.engine")
+
+
+def default_catalogue_path() -> Path:
+    return Path(os.environ.get("CATALOGUE_PATH") or CATALOGUE_PATH)
+
+
+class Engine:
+    def __init__(self, intents: dict[str, IntentSpec], catalogue: Catalogue, areas: Areas, catalogue_path: Path):
+        self.intents = intents
+        self.matcher = Matcher(intents)
+        self.catalogue = catalogue
+        self.areas = areas
+        self.catalogue_path = catalogue_path
+        self._lock = threading.Lock()
+        self._mtime = _mtime(catalogue_path)
+
+    @classmethod
+    def load(cls, catalogue: Path | str | None = None, intents: Path | str | None = None) -> Engine:
+        specs = load_intents(Path(intents) if intents else INTENTS_DIR)
+        areas = Areas()
+        path = Path(catalogue) if catalogue else default_catalogue_path()
+        cat = load_catalogue(path, set(specs), set(areas.places))
+        return cls(specs, cat, areas, path)
+
+    # -- routing ------------------------------------------------------------------------------
+
+    def match(self, text: str) -> Match:
+        return self.matcher.match(text)
+
+    def route(
+        self,
+        text: str,
+        context: ResidentContext | None = None,
+        now: datetime | None = None,
+        options: RouteOptions | None = None,
+    ) -> Referral:
+        """Pure and deterministic for a given `now` (default: the current time in Asia/Tokyo)."""
+        now = now or datetime.now(TOKYO)
+        return route(
+            self.matcher.match(text),
+            context or ResidentContext(),
+            now,
+            self.catalogue,  # one reference read: a reload swaps it whole
+            self.areas,
+            self.intents,
+            options or RouteOptions(),
+        )
+
+    # -- catalogue ----------------------------------------------------------------------------
+
+    def reload(self) -> list[str]:
+        """Re-read the catalogue; on errors keep the last good one and return `file:line: what` lines."""
+        with self._lock:
+            try:
+                fresh = load_catalogue(self.catalogue_path, set(self.intents), set(self.areas.places))
+            except CatalogueError as exc:
+                for problem in exc.problems:
+                    log.error("catalogue refused: %s", problem)
+                return exc.problems
+            self._mtime = _mtime(self.catalogue_path)
+            if fresh.version != self.catalogue.version:
+                self.catalogue = fresh
+                log.info("catalogue reloaded: version %s, %d services", fresh.version, len(fresh.services))
+            return []
+
+    def reload_if_changed(self) -> list[str]:
+        if _mtime(self.catalogue_path) != self._mtime:
+            return self.reload()
+        return []
+
+    # -- areas --------------------------------------------------------------------------------
+
+    def find_area(self, query: str) -> Area | None:
+        """A place name, postal code or local government code -> Area (None if unknown)."""
+        return self.areas.find(query)
+
+    def area_near(self, lat: float, lon: float) -> Area:
+        """The municipality whose office is nearest (approximate=True)."""
+        return self.areas.near(lat, lon)[0]
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0

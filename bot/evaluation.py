@@ -1,0 +1,181 @@
+"""Referral cases: "if someone writes X, where does the bot send them, and why?"
+
+A case file is a YAML list of {text, expect: [ids], crisis: true|any|absent, also: [ids]}
+(the format of shared/referrals/dev.yaml). The report follows Rasa's intent
+evaluation: per-need precision/recall/F1, confusions, crisis recall and false
+alarms, and each failure with the phrases that scored.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+from bot.engine import Engine
+
+
+@dataclass
+class Case:
+    text: str
+    expect: list[str]
+    crisis: str = "any"  # "true" | "absent" | "any"
+    also: list[str] = field(default_factory=list)
+    source: str = ""
+
+
+@dataclass
+class Outcome:
+    case: Case
+    top: str
+    ranked: list[tuple[str, float]]
+    crisis: bool
+    passed: bool
+    problems: list[str]
+    why: list[str]
+
+
+class CaseError(ValueError):
+    pass
+
+
+def load_cases(path: Path | str, text: str | None = None) -> list[Case]:
+    path = Path(path)
+    raw = YAML(typ="safe").load(text if text is not None else path.read_text(encoding="utf-8")) or []
+    if not isinstance(raw, list):
+        raise CaseError(f"{path}: a case file is a list of cases")
+    cases = []
+    for i, item in enumerate(raw, 1):
+        if not isinstance(item, dict) or not isinstance(item.get("text"), str) or not item.get("expect"):
+            raise CaseError(f"{path}: case {i} needs text and expect")
+        crisis = item.get("crisis", "any")
+        crisis = {True: "true", False: "absent", None: "any"}.get(crisis, str(crisis))
+        if crisis not in ("true", "absent", "any"):
+            raise CaseError(f"{path}: case {i}: crisis must be true, any or absent")
+        expect = item["expect"] if isinstance(item["expect"], list) else [item["expect"]]
+        cases.append(Case(item["text"], [str(e) for e in expect], crisis, list(item.get("also") or []), str(path)))
+    return cases
+
+
+def run_case(engine: Engine, case: Case) -> Outcome:
+    match = engine.match(case.text)
+    ranked = [(s.id, s.score) for s in match.intents]
+    top = ranked[0][0] if ranked else "out_of_scope"
+    problems = []
+    if top not in case.expect:
+        problems.append(f"top intent {top}, expected {' or '.join(case.expect)}")
+    if case.crisis == "true" and not match.crisis:
+        problems.append("crisis missed")
+    if case.crisis == "absent" and match.crisis:
+        problems.append("false crisis alarm")
+    first3 = [i for i, _ in ranked[:3]]
+    for extra in case.also:
+        if extra not in first3:
+            problems.append(f"{extra} not among the first three")
+    why = [match.crisis_why]
+    for s in match.intents[:4]:
+        ev = ", ".join(f"{e.phrase}→{e.found} {e.kind} {e.score}{' (negated)' if e.negated else ''}" for e in s.evidence[:3])
+        why.append(f"{s.id} {s.score}: {ev or 'no phrase'}")
+    return Outcome(case, top, ranked[:5], match.crisis, not problems, problems, why)
+
+
+@dataclass
+class Report:
+    outcomes: list[Outcome]
+
+    @property
+    def passed(self) -> int:
+        return sum(o.passed for o in self.outcomes)
+
+    @property
+    def failed(self) -> int:
+        return len(self.outcomes) - self.passed
+
+    def per_intent(self) -> dict[str, dict[str, float]]:
+        tp: Counter[str] = Counter()
+        fp: Counter[str] = Counter()
+        fn: Counter[str] = Counter()
+        for o in self.outcomes:
+            if o.top in o.case.expect:
+                tp[o.top] += 1
+            else:
+                fp[o.top] += 1
+                fn[o.case.expect[0]] += 1
+        out = {}
+        for intent in sorted(set(tp) | set(fp) | set(fn)):
+            p = tp[intent] / (tp[intent] + fp[intent]) if tp[intent] + fp[intent] else 0.0
+            r = tp[intent] / (tp[intent] + fn[intent]) if tp[intent] + fn[intent] else 0.0
+            f1 = 2 * p * r / (p + r) if p + r else 0.0
+            out[intent] = {"precision": round(p, 3), "recall": round(r, 3), "f1": round(f1, 3),
+                           "support": tp[intent] + fn[intent]}
+        return out
+
+    def confusions(self) -> list[tuple[str, str, int]]:
+        pairs: Counter[tuple[str, str]] = Counter()
+        for o in self.outcomes:
+            if o.top not in o.case.expect:
+                pairs[(o.case.expect[0], o.top)] += 1
+        return [(a, b, n) for (a, b), n in pairs.most_common()]
+
+    def crisis_figures(self) -> dict[str, float]:
+        should = [o for o in self.outcomes if o.case.crisis == "true"]
+        should_not = [o for o in self.outcomes if o.case.crisis == "absent"]
+        recall = sum(o.crisis for o in should) / len(should) if should else 1.0
+        false_alarms = sum(o.crisis for o in should_not) / len(should_not) if should_not else 0.0
+        return {"recall": round(recall, 3), "cases": len(should), "false_alarm_rate": round(false_alarms, 3),
+                "non_crisis_cases": len(should_not)}
+
+    def top1(self) -> float:
+        return round(sum(o.top in o.case.expect for o in self.outcomes) / len(self.outcomes), 3) if self.outcomes else 0.0
+
+    def as_dict(self) -> dict:
+        return {
+            "passed": self.passed,
+            "failed": self.failed,
+            "top1_accuracy": self.top1(),
+            "crisis": self.crisis_figures(),
+            "per_intent": self.per_intent(),
+            "confusions": [{"expected": a, "got": b, "count": n} for a, b, n in self.confusions()],
+            "failures": [
+                {"text": o.case.text, "source": o.case.source, "expect": o.case.expect, "got": o.top,
+                 "ranked": o.ranked, "problems": o.problems, "why": o.why}
+                for o in self.outcomes if not o.passed
+            ],
+        }
+
+    def text(self) -> str:
+        lines = ["Intent report", f"{'intent':<22}{'precision':>10}{'recall':>8}{'f1':>7}{'support':>9}"]
+        for intent, m in self.per_intent().items():
+            lines.append(f"{intent:<22}{m['precision']:>10.2f}{m['recall']:>8.2f}{m['f1']:>7.2f}{m['support']:>9}")
+        lines.append(f"top-1 accuracy: {self.top1():.3f}")
+        c = self.crisis_figures()
+        lines.append(f"crisis recall: {c['recall']:.3f} ({c['cases']} cases); "
+                     f"false alarms: {c['false_alarm_rate']:.3f} ({c['non_crisis_cases']} cases)")
+        conf = self.confusions()
+        if conf:
+            lines.append("Confusions (expected -> got):")
+            lines += [f"  {a} -> {b}: {n}" for a, b, n in conf]
+        fails = [o for o in self.outcomes if not o.passed]
+        if fails:
+            lines.append("Failures:")
+            for o in fails:
+                lines.append(f"- {o.case.text!r}: {'; '.join(o.problems)}")
+                lines += [f"    {w}" for w in o.why]
+        lines.append(f"{self.passed} passed, {self.failed} failed")
+        return "\n".join(lines)
+
+
+def evaluate(engine: Engine, cases: list[Case]) -> Report:
+    return Report([run_case(engine, c) for c in cases])
+
+
+def by_intent(report: Report) -> dict[str, list[Outcome]]:
+    out: dict[str, list[Outcome]] = defaultdict(list)
+    for o in report.outcomes:
+        out[o.case.expect[0]].append(o)
+    return out
+
+
+__all__ = ["Case", "Outcome", "Report", "load_cases", "evaluate", "run_case", "asdict"]

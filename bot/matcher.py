@@ -1,0 +1,322 @@
+"""Free Japanese (or English) text in, ranked intents out; no training step.
+
+    text -> clean() -> Sudachi tokens (lemma, reading)
+         -> phrase hits in three aligned views (lemma sequence, surface kana, reading kana)
+            + typo-tolerant reading hits + example similarity
+         -> per-intent score (noisy-or of evidence), negation, crisis flag
+
+Every hit must start and end on token boundaries, so 「市に対して」 (し|に|たいし|て)
+never reads as 「しにたい」.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+
+from rapidfuzz.distance import Levenshtein
+
+from bot.intents import IntentSpec
+from bot.normalise import clean, is_english, kana_key
+from bot.tokens import Token, tokenize
+from bot.types import Evidence, IntentScore, Match
+
+MAX_CHARS = 2000  # a 100 KB message is answered from its first part, not matched forever
+THRESHOLD = 0.3  # a need below this is not offered
+CRISIS_THRESHOLD = 0.4  # deliberately low: a missed crisis costs more than a false alarm
+NEGATED_FACTOR = 0.3
+EXAMPLE_FACTOR = 0.75
+FUZZY_FACTOR = 0.9
+MAX_WINDOW = 10  # tokens a phrase may span
+
+# Lemmas that carry no need on their own; they must not make two messages look alike.
+STOP_LEMMAS = {
+    "為る", "居る", "有る", "成る", "事", "物", "人", "私", "僕", "俺", "自分", "今", "其の", "此の", "ある", "いる",
+    "する", "なる", "こと", "もの", "とき", "時", "所", "ところ", "様", "よう", "方", "感じ", "思う", "言う", "何",
+    "無い", "ない", "良い", "いい", "貰う", "呉れる", "行く", "来る", "出来る", "見る", "欲しい", "誰", "皆", "まま",
+    "i", "a", "the", "to", "and", "my", "me", "is", "am", "are", "it", "of", "in", "for", "do", "have", "be", "so",
+    "that", "this", "with", "on", "at", "can", "what", "how", "want", "about", "just",
+}
+NEGATORS = {"ない", "無い", "ぬ", "ず", "ん"}
+# Between a phrase and its negation: 死にたい|と|は|思わ|ない, 死にたい|わけ|じゃ|ない
+NEGATION_BRIDGE = {"と", "は", "も", "って", "なんて", "とか", "思う", "考える", "言う", "感じる", "訳", "わけ",
+                   "じゃ", "では", "で", "だ", "て", "居る", "いる", "為る", "する", "ます", "事", "こと"}
+EN_NEGATORS = {"not", "don", "never", "no", "dont", "didn", "isn", "nt"}
+
+
+@dataclass(frozen=True)
+class _Phrase:
+    intent: str
+    text: str
+    weight: float
+    kind: str
+    lemmas: tuple[str, ...]
+    surface: str
+    reading: str
+
+
+@dataclass(frozen=True)
+class _Example:
+    intent: str
+    text: str
+    words: frozenset[str]
+
+
+@dataclass
+class _View:
+    """One way of reading the message: a string with the token boundaries in it."""
+
+    text: str
+    starts: list[int]  # offset of token i
+    boundary: set[int]
+
+    @classmethod
+    def of(cls, parts: list[str]) -> _View:
+        starts, pos = [], 0
+        for p in parts:
+            starts.append(pos)
+            pos += len(p)
+        return cls("".join(parts), starts, set(starts) | {pos})
+
+    def token_at(self, offset: int) -> int:
+        # starts is sorted; the token that begins at or before offset
+        lo, hi = 0, len(self.starts) - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self.starts[mid] <= offset:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
+
+
+def content_words(tokens: tuple[Token, ...]) -> frozenset[str]:
+    return frozenset(t.lemma for t in tokens if (t.content or t.pos == "英単語") and t.lemma not in STOP_LEMMAS)
+
+
+class Matcher:
+    def __init__(self, specs: dict[str, IntentSpec]):
+        self.specs = specs
+        self.phrases: list[_Phrase] = []
+        for spec in specs.values():
+            for p in spec.phrases:
+                toks = tokenize(p.text)
+                if not toks:
+                    continue
+                self.phrases.append(
+                    _Phrase(
+                        spec.id, p.text, p.weight, p.kind,
+                        tuple(t.lemma for t in toks),
+                        "".join(kana_key(t.surface) for t in toks),
+                        "".join(t.reading for t in toks),
+                    )
+                )
+        self._by_first_lemma: dict[str, list[_Phrase]] = defaultdict(list)
+        self._by_kana: dict[str, list[tuple[_Phrase, str]]] = defaultdict(list)
+        self._fuzzy_grams: dict[str, set[int]] = defaultdict(set)
+        for i, p in enumerate(self.phrases):
+            self._by_first_lemma[p.lemmas[0]].append(p)
+            self._by_kana[p.surface].append((p, "exact"))
+            if p.reading != p.surface:
+                self._by_kana[p.reading].append((p, "exact"))
+            if p.kind == "keyword" and len(p.reading) >= 4:
+                for g in _bigrams(p.reading):
+                    self._fuzzy_grams[g].add(i)
+        self._max_kana = max((len(k) for k in self._by_kana), default=0)
+        self._max_fuzzy = max((len(p.reading) for p in self.phrases), default=0) + 2
+
+        self.examples: list[_Example] = []
+        for spec in specs.values():
+            for text in spec.examples:
+                words = content_words(tokenize(text))
+                if words:
+                    self.examples.append(_Example(spec.id, text, words))
+        # Inverse document frequency over intents: a word every need uses says nothing.
+        intents_with: dict[str, set[str]] = defaultdict(set)
+        for ex in self.examples:
+            for w in ex.words:
+                intents_with[w].add(ex.intent)
+        n = max(len(specs), 1)
+        self.idf = {w: math.log(1 + n / len(s)) for w, s in intents_with.items()}
+        self._examples_by_word: dict[str, list[int]] = defaultdict(list)
+        for i, ex in enumerate(self.examples):
+            for w in ex.words:
+                self._examples_by_word[w].append(i)
+
+    # -- matching ---------------------------------------------------------------------------
+
+    def match(self, text: str) -> Match:
+        cleaned = clean((text or "")[:MAX_CHARS])
+        tokens = tokenize(cleaned)
+        lang = "en" if is_english(cleaned) else "ja"
+        hits = self._phrase_hits(tokens)
+        hits += self._example_hits(tokens)
+        return self._score(cleaned, tokens, hits, lang)
+
+    def _phrase_hits(self, tokens: tuple[Token, ...]) -> list[tuple[str, Evidence]]:
+        found: dict[tuple[str, str], tuple[str, Evidence]] = {}
+
+        def add(p: _Phrase, start: int, end: int, found_text: str, kind: str, sim: float) -> None:
+            negated = _negated(tokens, start, end)
+            score = p.weight * sim * (NEGATED_FACTOR if negated else 1.0)
+            ev = Evidence(p.text, found_text, round(score, 3), kind if p.kind == "keyword" else f"weak-{kind}", negated)
+            key = (p.intent, p.text)
+            if key not in found or found[key][1].score < ev.score:
+                found[key] = (p.intent, ev)
+
+        lemmas = [t.lemma for t in tokens]
+        for i, lemma in enumerate(lemmas):
+            for p in self._by_first_lemma.get(lemma, ()):
+                n = len(p.lemmas)
+                if tuple(lemmas[i:i + n]) == p.lemmas:
+                    add(p, i, i + n, "".join(t.surface for t in tokens[i:i + n]), "lemma", 1.0)
+
+        views = (
+            _View.of([kana_key(t.surface) for t in tokens]),
+            _View.of([t.reading for t in tokens]),
+        )
+        for view in views:
+            for i, a in enumerate(view.starts):
+                for b in sorted(x for x in view.boundary if a < x <= a + self._max_kana):
+                    for p, kind in self._by_kana.get(view.text[a:b], ()):
+                        j = view.token_at(b - 1) + 1
+                        add(p, i, j, view.text[a:b], kind, 1.0)
+        for p, i, j, found_text, sim in self._fuzzy(views[1]):
+            add(p, i, j, found_text, "fuzzy", sim * FUZZY_FACTOR)
+        return list(found.values())
+
+    def _fuzzy(self, view: _View):
+        """Readings within one or two edits of a keyword's reading, on token boundaries.
+
+        Levenshtein over kana, not token_set_ratio or WRatio: Japanese is written
+        without spaces, so token-based scorers compare the whole message as one
+        token, and partial_ratio would accept a phrase inside any longer word
+        (「しにたい」 in 「しにたいして」). A normalised edit distance on a window cut at
+        token boundaries tolerates 「ひきこもろ」 and 「しにたいい」 and nothing else.
+        """
+        grams = _bigrams(view.text)
+        counts: dict[int, int] = defaultdict(int)
+        for g in grams:
+            for i in self._fuzzy_grams.get(g, ()):
+                counts[i] += 1
+        ends = sorted(view.boundary)
+        for idx, shared in counts.items():
+            p = self.phrases[idx]
+            n = len(p.reading)
+            edits = 1 if n <= 6 else 2
+            if shared < len(_bigrams(p.reading)) - 2 * edits:
+                continue
+            best = None
+            for ti, a in enumerate(view.starts):
+                for b in ends:
+                    if b <= a or abs((b - a) - n) > edits:
+                        continue
+                    d = Levenshtein.distance(view.text[a:b], p.reading, score_cutoff=edits)
+                    if 0 < d <= edits and (best is None or d < best[0]):
+                        best = (d, ti, view.token_at(b - 1) + 1, view.text[a:b])
+            if best:
+                d, i, j, found_text = best
+                yield p, i, j, found_text, 1 - d / n
+
+    def _example_hits(self, tokens: tuple[Token, ...]) -> list[tuple[str, Evidence]]:
+        words = content_words(tokens)
+        if not words:
+            return []
+        candidates = {i for w in words for i in self._examples_by_word.get(w, ())}
+        best: dict[str, tuple[float, _Example, frozenset[str]]] = {}
+        for i in candidates:
+            ex = self.examples[i]
+            shared = ex.words & words
+            total = sum(self.idf.get(w, 1.0) for w in ex.words)
+            cover = sum(self.idf.get(w, 1.0) for w in shared) / total
+            # One shared word is coincidence unless the example is that one word.
+            if len(shared) < 2 and len(ex.words) > 1:
+                cover *= 0.5
+            if cover > best.get(ex.intent, (0.0,))[0]:
+                best[ex.intent] = (cover, ex, shared)
+        out = []
+        for intent, (cover, ex, shared) in best.items():
+            score = EXAMPLE_FACTOR * cover
+            if score >= 0.2:
+                out.append((intent, Evidence(ex.text, " ".join(sorted(shared)), round(score, 3), "example")))
+        return out
+
+    def _score(self, cleaned: str, tokens, hits, lang) -> Match:
+        by_intent: dict[str, list[Evidence]] = defaultdict(list)
+        for intent, ev in hits:
+            by_intent[intent].append(ev)
+        scores: list[IntentScore] = []
+        crisis_bits = []
+        for intent, evs in by_intent.items():
+            evs.sort(key=lambda e: -e.score)
+            miss = 1.0
+            for e in evs[:4]:
+                miss *= 1 - min(e.score, 0.99)
+            score = round(1 - miss, 3)
+            spec = self.specs[intent]
+            scores.append(IntentScore(intent, score, spec.tier, tuple(evs[:6])))
+            if spec.tier == "crisis":
+                live = [e for e in evs if not e.negated]
+                live_miss = 1.0
+                for e in live[:4]:
+                    live_miss *= 1 - min(e.score, 0.99)
+                if 1 - live_miss >= CRISIS_THRESHOLD:
+                    crisis_bits.append(f"{intent}: " + ", ".join(f"{e.phrase}({e.score})" for e in live[:3]))
+        crisis = bool(crisis_bits)
+        ranked = _rank(scores, crisis)
+        if crisis:
+            why = "crisis raised by " + "; ".join(crisis_bits)
+        else:
+            negated = [e.phrase for s in scores if s.tier == "crisis" for e in s.evidence if e.negated]
+            weak = [f"{s.id}({s.score})" for s in scores if s.tier == "crisis"]
+            why = ("crisis phrase negated: " + ", ".join(negated)) if negated else (
+                "crisis evidence below threshold: " + ", ".join(weak) if weak else "no crisis phrase found")
+        readings = "|".join(t.reading for t in tokens)
+        return Match(cleaned, readings, tuple(ranked), crisis, why, lang)
+
+
+def _rank(scores: list[IntentScore], crisis: bool) -> list[IntentScore]:
+    kept = [s for s in scores if s.score >= THRESHOLD or (s.tier == "crisis" and s.score >= 0.1)]
+    needs = [s for s in kept if s.tier != "meta"]
+    metas = [s for s in kept if s.tier == "meta" and s.id != "out_of_scope"]
+    best_need = max((s.score for s in needs), default=0.0)
+    best_meta = max((s.score for s in metas), default=0.0)
+
+    def order(s: IntentScore) -> tuple:
+        crisis_first = 0 if (crisis and s.tier == "crisis" and any(not e.negated for e in s.evidence)) else 1
+        return (crisis_first, -s.score, s.id)
+
+    ranked = sorted(needs, key=order)
+    # A clear greeting or thanks beats a need that only a weak word suggested.
+    if metas and best_meta >= 0.8 and best_need < 0.5 and not crisis:
+        ranked = sorted(metas, key=order) + ranked
+    else:
+        ranked += sorted(metas, key=order)
+    if not ranked or (ranked[0].tier == "meta" and ranked[0].score < THRESHOLD):
+        oos = next((s for s in scores if s.id == "out_of_scope"), None)
+        best = max((s.score for s in kept), default=0.0)
+        ranked = [oos or IntentScore("out_of_scope", round(1 - best, 3), "meta")] + [
+            s for s in ranked if s.id != "out_of_scope"]
+    elif best_need < THRESHOLD and not metas:
+        ranked.insert(0, IntentScore("out_of_scope", round(1 - best_need, 3), "meta"))
+    return ranked
+
+
+def _bigrams(text: str) -> set[str]:
+    return {text[i:i + 2] for i in range(len(text) - 1)}
+
+
+def _negated(tokens: tuple[Token, ...], start: int, end: int) -> bool:
+    """Is the phrase at tokens[start:end] negated by what follows (or, in English, precedes) it?"""
+    if tokens[start].pos == "英単語":
+        before = {t.lemma for t in tokens[max(0, start - 3):start]}
+        return bool(before & EN_NEGATORS)
+    for t in tokens[end:end + 6]:
+        if t.lemma in NEGATORS and t.pos in ("助動詞", "形容詞"):
+            return True
+        if t.pos2 == "接続助詞" and t.lemma not in ("て", "で"):
+            return False
+        if t.lemma not in NEGATION_BRIDGE and t.pos not in ("助詞", "助動詞"):
+            return False
+    return False

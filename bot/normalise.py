@@ -1,0 +1,71 @@
+"""Text normalisation shared by the matcher, the area finder and the phrase lists.
+
+Both sides of every comparison go through the same functions, so a phrase
+written in katakana, full-width or with a long vowel meets the resident's
+spelling of it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_KATA_START, _KATA_END = 0x30A1, 0x30F6
+_SMALL_VOWELS = str.maketrans("ぁぃぅぇぉゎゕゖ", "あいうえおわかけ")
+# Letters, digits, kana, kanji and the long-vowel mark survive; everything else
+# (punctuation, symbols, emoji) becomes a space so it still separates words.
+_KEEP = re.compile(r"[^0-9a-z\u3041-\u309f\u30a0-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々〆ー#〒\- ]+")
+_SPACES = re.compile(r"\s+")
+_RUNS = re.compile(r"(\D)\1{2,}")  # さみしいいいい -> さみしい (3+ repeats to 1)
+_LONG_AFTER = re.compile(r"([\u3041-\u309f])ー+")
+
+_VOWEL_OF = {}
+for _row, _vowel in (
+    ("あかさたなはまやらわがざだばぱぁゃ", "あ"),
+    ("いきしちにひみりぎじぢびぴぃ", "い"),
+    ("うくすつぬふむゆるぐずづぶぷぅゅ", "う"),
+    ("えけせてねへめれげぜでべぺぇ", "え"),
+    ("おこそとのほもよろをごぞどぼぽぉょ", "う"),  # おー is read as おう in most words (そーだん -> そうだん)
+):
+    for _ch in _row:
+        _VOWEL_OF[_ch] = _vowel
+
+
+def to_hiragana(text: str) -> str:
+    return "".join(chr(ord(c) - 0x60) if _KATA_START <= ord(c) <= _KATA_END else c for c in text)
+
+
+def clean(text: str) -> str:
+    """NFKC, lower case, punctuation and emoji to spaces, small vowels and runs folded.
+
+    Keeps katakana as katakana, because the morphological analyser knows
+    loanwords (パワハラ, メンヘラ) in katakana only.
+    """
+    text = unicodedata.normalize("NFKC", text or "").lower()
+    text = text.translate(_SMALL_VOWELS).translate(str.maketrans("ァィゥェォヮ", "アイウエオワ"))
+    text = _KEEP.sub(" ", text)
+    text = _RUNS.sub(r"\1", text)
+    text = re.sub(r"ー{2,}", "ー", text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def kana_key(text: str) -> str:
+    """A comparison key: clean(), then hiragana, with long vowels spelled out.
+
+    >>> kana_key("ヒキコモリ") == kana_key("ひきこもり")
+    True
+    >>> kana_key("さみしーーー")
+    'さみしい'
+    """
+    text = to_hiragana(clean(text))
+    text = _LONG_AFTER.sub(lambda m: m.group(1) + _VOWEL_OF.get(m.group(1), ""), text)
+    return text.replace(" ", "")
+
+
+def is_english(text: str) -> bool:
+    """Mostly Latin letters and no kana or kanji: the resident writes English."""
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return False
+    latin = sum(1 for c in letters if c.isascii())
+    return latin / len(letters) > 0.8

@@ -1,0 +1,79 @@
+"""Words and readings from SudachiPy (sudachidict_core).
+
+Each token carries the keys the matcher compares: the normalised lemma
+(死にたかった -> 死ぬ + たい; 引き籠もり and ひきこもり -> 引き籠もり) and the reading
+in hiragana, so that kana-only and kanji spellings of the same word meet.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from sudachipy import Dictionary, SplitMode
+
+from bot.normalise import clean, kana_key, to_hiragana
+
+CONTENT_POS = {"名詞", "動詞", "形容詞", "形状詞", "副詞", "代名詞", "接頭辞", "接尾辞"}
+_ASCII_WORD = re.compile(r"^[a-z0-9]+$")
+_LATIN_SPLIT = re.compile(r"([a-z0-9]+)")
+
+
+@dataclass(frozen=True)
+class Token:
+    surface: str  # as cleaned (katakana kept)
+    lemma: str  # normalised lemma, as a kana_key (kanji kept, katakana -> hiragana)
+    reading: str  # reading of the surface, hiragana
+    pos: str  # Sudachi's first part-of-speech level
+    pos2: str  # and its second
+
+    @property
+    def content(self) -> bool:
+        return self.pos in CONTENT_POS and self.pos2 not in ("非自立可能", "数詞")
+
+
+@lru_cache(maxsize=1)
+def _tokenizer():
+    return Dictionary(dict="core").create(mode=SplitMode.C)
+
+
+def _english_stem(word: str) -> str:
+    # A light stem so "killing", "killed", "kills" meet "kill"; no English lexicon is worth its size here.
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 2 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def tokenize(text: str) -> tuple[Token, ...]:
+    """Tokens of a message after clean(); spaces are dropped, long text is cut by the caller."""
+    return _tokenize_clean(clean(text))
+
+
+@lru_cache(maxsize=4096)
+def _tokenize_clean(text: str) -> tuple[Token, ...]:
+    if not text:
+        return ()
+    out: list[Token] = []
+    # Latin words are cut out first: Sudachi's dictionary would read "want to" as one katakana word.
+    for part in _LATIN_SPLIT.split(text):
+        if _ASCII_WORD.match(part):
+            out.append(Token(part, _english_stem(part), part, "英単語", ""))
+        elif part.strip():
+            out.extend(_japanese(part))
+    return tuple(out)
+
+
+def _japanese(text: str) -> list[Token]:
+    out = []
+    for m in _tokenizer().tokenize(text):
+        surface = m.surface()
+        if not surface.strip():
+            continue
+        pos = m.part_of_speech()
+        reading = to_hiragana(m.reading_form()) if m.reading_form() else kana_key(surface)
+        if pos[0] in ("補助記号", "空白"):
+            continue
+        out.append(Token(surface, kana_key(m.normalized_form()), reading, pos[0], pos[1]))
+    return out
