@@ -106,12 +106,17 @@ class Areas:
             out.append(place.pref)
         return out
 
-    def level(self, service_area: str, resident_code: str) -> int | None:
+    def level(self, service_areas: tuple[str, ...] | str, resident_code: str) -> int | None:
         """0 for the resident's own municipality, 1 its city, 2 its prefecture; None if not covered."""
+        if isinstance(service_areas, str):
+            service_areas = (service_areas,)
         chain = self.chain(resident_code)
-        if service_area in chain:
-            return chain.index(service_area) if len(chain) == 3 else (0 if service_area == chain[0] else 2)
-        return None
+        levels = [
+            chain.index(a) if len(chain) == 3 else (0 if a == chain[0] else 2)
+            for a in service_areas
+            if a in chain
+        ]
+        return min(levels) if levels else None
 
     def find(self, query: str) -> Area | None:
         """A name, postal code or code, as a resident or operator writes it."""

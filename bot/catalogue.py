@@ -42,7 +42,7 @@ class Service:
     name: str
     kind: str
     intents: tuple[str, ...]
-    area: str
+    areas: tuple[str, ...]  # ("national",) or codes: a number may serve several prefectures
     source_url: str
     source_date: str
     confidence: str
@@ -63,6 +63,14 @@ class Service:
     checked: date | None = None
     notes: str | None = None
     line: int = 0  # where it stands in the file, for messages
+
+    @property
+    def area(self) -> str:
+        return self.areas[0]
+
+    @property
+    def national(self) -> bool:
+        return self.areas == ("national",)
 
     @property
     def hours_certain(self) -> bool:
@@ -187,9 +195,13 @@ def load_catalogue(
         for intent in intents:
             if intent_ids is not None and intent not in intent_ids:
                 bad("intents", f"{sid}: unknown intent id {intent!r}")
-        area = str(raw.get("area", "")).strip()
-        if area and area != "national" and area_codes is not None and area not in area_codes:
-            bad("area", f"{sid}: area {area!r} is not national, a prefecture code (\"22\") or a local government code")
+        raw_area = raw.get("area")
+        areas = tuple(str(a).strip() for a in (raw_area if isinstance(raw_area, list) else [raw_area]) if a)
+        for area in areas:
+            if area != "national" and area_codes is not None and area not in area_codes:
+                bad("area", f"{sid}: area {area!r} is not national, a prefecture code (\"22\") or a local government code")
+        if "national" in areas and len(areas) > 1:
+            bad("area", f"{sid}: area is either national or a list of codes")
         phones = [raw.get("phone")] + [a.get("number") if isinstance(a, dict) else a for a in raw.get("phone_alt") or []]
         for value in phones:
             if value is not None and not valid_phone(str(value)):
@@ -229,7 +241,7 @@ def load_catalogue(
                 name=str(raw["name"]),
                 kind=raw["kind"],
                 intents=tuple(intents),
-                area=area,
+                areas=areas,
                 source_url=str(raw["source_url"]),
                 source_date=sdate,
                 confidence=raw["confidence"],

@@ -223,3 +223,77 @@ def parse_hours(raw: object) -> Hours:
         closed_holidays=closed_holidays,
         closed_ranges=tuple(ranges),
     )
+
+
+_COMPACT_SLOT = re.compile(r"(\d{1,2}:\d{2})\s*[-~〜～]\s*(?:翌)?(\d{1,2}:\d{2})")
+_JA_DAYS = {"月": "mon", "火": "tue", "水": "wed", "木": "thu", "金": "fri", "土": "sat", "日": "sun"}
+
+
+def _compact_days(text: str) -> list[str]:
+    """'mon-fri', 'sat,sun', '月〜金', '土日' -> weekday keys."""
+    text = text.strip().lower()
+    for ja, en in _JA_DAYS.items():
+        text = text.replace(ja + "曜日", en).replace(ja + "曜", en).replace(ja, en)
+    text = text.replace("〜", "-").replace("～", "-").replace("・", ",").replace("、", ",")
+    days: list[str] = []
+    for part in re.split(r"[,\s]+", text):
+        if not part:
+            continue
+        if "-" in part:
+            a, b = part.split("-", 1)
+            ia, ib = DAYS.index(a[:3]), DAYS.index(b[:3])
+            days += [DAYS[(ia + k) % 7] for k in range((ib - ia) % 7 + 1)]
+        elif re.fullmatch(r"(mon|tue|wed|thu|fri|sat|sun)+", part):
+            days += re.findall(r"mon|tue|wed|thu|fri|sat|sun", part)
+        else:
+            raise HoursError(f"unknown weekday {part!r}")
+    return days
+
+
+def parse_compact(text: str) -> dict | None:
+    """The one-line hours operators write in a CSV cell, as the catalogue's `hours` mapping.
+
+    '24h' | 'varies' | 'mon-fri 09:00-17:00; sat 10:00-12:00; closed holidays, new_year'
+    | '毎月第2土曜 10:00-12:00' | '2nd sat 10:00-12:00' | 'last sun 13:00-15:00' | 'day 10 08:00-08:00'
+    Empty means unknown (None).  Raises HoursError on anything else.
+    """
+    text = (text or "").strip()
+    if not text:
+        return None
+    if text.lower() in ("24h", "24時間", "24時間365日", "always"):
+        return {"always": True}
+    if text.lower() in ("varies", "自治体により異なる"):
+        return {"varies": True}
+    out: dict = {}
+    for part in re.split(r"[;；]", text):
+        part = part.strip()
+        if not part:
+            continue
+        low = part.lower()
+        if low.startswith(("closed", "休み", "休:")):
+            items = re.split(r"[,\s、]+", re.sub(r"^(closed:?|休み:?|休:)", "", low).strip())
+            mapped = {"祝日": HOLIDAYS, "年末年始": NEW_YEAR}
+            out.setdefault("closed", []).extend(mapped.get(i, i) for i in items if i)
+            continue
+        slot = _COMPACT_SLOT.search(part)
+        if not slot:
+            raise HoursError(f"{part!r}: no HH:MM-HH:MM time")
+        times = {"open": slot.group(1).zfill(5), "close": slot.group(2).zfill(5)}
+        head = part[: slot.start()].strip()
+        nth = re.fullmatch(r"(?:毎月)?第([1-5１-５])\s*(.)曜?日?", head) or re.fullmatch(
+            r"([1-5])(?:st|nd|rd|th)\s+(\w+)", head.lower())
+        last = re.fullmatch(r"(?:毎月)?最終\s*(.)曜?日?", head) or re.fullmatch(r"last\s+(\w+)", head.lower())
+        day = re.fullmatch(r"(?:毎月)?(\d{1,2})日", head) or re.fullmatch(r"day\s+(\d{1,2})", head.lower())
+        if nth:
+            out.setdefault("nth_weekday", []).append(
+                {"nth": int(nth.group(1).translate(str.maketrans("１２３４５", "12345"))),
+                 "weekday": _compact_days(nth.group(2))[0], **times})
+        elif last:
+            out.setdefault("nth_weekday", []).append({"nth": -1, "weekday": _compact_days(last.group(1))[0], **times})
+        elif day:
+            out.setdefault("monthly", []).append({"day": int(day.group(1)), **times})
+        else:
+            days = _compact_days(head) if head and head not in ("毎日", "daily") else list(DAYS)
+            out.setdefault("weekly", []).append({"days": days, **times})
+    parse_hours(out)  # validate
+    return out

@@ -150,7 +150,7 @@ def _crisis_block(catalogue: Catalogue, now: datetime, emergency: bool, area: Ar
         s
         for s in catalogue.by_intent.get("suicide_risk", [])
         if s.status == "active" and s.hours_certain and s.hours.is_open(now) and s.phone
-        and (s.area == "national" or (area and areas.level(s.area, area.code) is not None))
+        and (s.national or (area and areas.level(s.areas, area.code) is not None))
     ]
     lines.sort(key=lambda s: (not s.always_open, CONFIDENCE_RANK[s.confidence], KIND_RANK.get(s.kind, 9), s.id))
     chats = [
@@ -177,12 +177,12 @@ def _for_need(intent: str, catalogue: Catalogue, now: datetime, area: Area | Non
         open_now = s.hours.is_open(now) if s.hours_certain else None
         open_rank = 0 if open_now else (1 if open_now is None else 2)
         quality = (open_rank, CONFIDENCE_RANK[s.confidence], KIND_RANK.get(s.kind, 9), s.id)
-        if s.area == "national":
+        if s.national:
             national.append((quality, _hit(s, intent, now, "national line for this need")))
             continue
         if area is None:
             continue
-        level = areas.level(s.area, area.code)
+        level = areas.level(s.areas, area.code)
         if level is None:
             continue
         distance = None
@@ -198,7 +198,11 @@ def _for_need(intent: str, catalogue: Catalogue, now: datetime, area: Area | Non
         fallback = _official_site(intent, area, areas, lang)
         if fallback:
             hits.append(fallback)
-    return hits + [h for _, h in national]
+    hits += [h for _, h in national]
+    if not hits and (general := catalogue.get(GENERAL_LINE)):
+        # Never an empty list: the general line takes every kind of trouble.
+        hits.append(_hit(general, intent, now, "no service for this need yet: the general 24-hour line"))
+    return hits
 
 
 def _official_site(intent: str, area: Area, areas: Areas, lang: str) -> ServiceHit | None:

@@ -1,0 +1,258 @@
+"""Operators bring their own lists: a CSV of services merged into services.yaml.
+
+    FILE.csv -> validate every row (FILE:LINE: what is wrong)
+             -> plan: added / changed / unchanged, by id
+             -> with write=True: merge into services.yaml, keeping comments,
+                order and fields the CSV does not carry; the merged file must
+                pass the same checks as `bot catalogue check` or nothing is written.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from bot.areas import Areas
+from bot.catalogue import CONFIDENCE, KINDS, STATUS, CatalogueError, load_catalogue, valid_phone
+from bot.hours import HoursError, parse_compact
+
+# Column names, with the Japanese headers operators may use instead.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "id": ("id", "ID", "識別子"),
+    "name": ("name", "名称", "名前"),
+    "name_en": ("name_en", "英語名"),
+    "kind": ("kind", "種別"),
+    "intents": ("intents", "ニーズ", "分野"),
+    "phone": ("phone", "電話", "電話番号"),
+    "url": ("url", "URL", "ウェブサイト"),
+    "line_url": ("line_url", "LINE"),
+    "hours": ("hours", "受付時間（構造）", "開催日時"),
+    "hours_text": ("hours_text", "受付時間"),
+    "free": ("free", "無料"),
+    "for_whom": ("for_whom", "対象"),
+    "area": ("area", "地域", "市区町村"),
+    "address": ("address", "住所"),
+    "lat": ("lat", "緯度"),
+    "lon": ("lon", "経度"),
+    "source_url": ("source_url", "出典URL", "出典"),
+    "source_date": ("source_date", "出典日", "出典の日付"),
+    "confidence": ("confidence", "確度"),
+    "checked": ("checked", "確認日"),
+    "status": ("status", "状態"),
+    "notes": ("notes", "備考"),
+}
+REQUIRED = ("id", "name", "kind", "intents", "area", "source_url", "source_date")
+_TRUE = {"true", "yes", "1", "はい", "無料", "○"}
+_FALSE = {"false", "no", "0", "いいえ", "有料", "×"}
+
+
+@dataclass
+class Plan:
+    entries: list[tuple[int, dict]] = field(default_factory=list)  # (csv line, entry)
+    problems: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+    changed: list[tuple[str, list[str]]] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        lines = [f"added {len(self.added)}, changed {len(self.changed)}, unchanged {len(self.unchanged)}"]
+        lines += [f"  + {i}" for i in self.added]
+        lines += [f"  ~ {i}: {', '.join(fields)}" for i, fields in self.changed]
+        return "\n".join(lines)
+
+
+def _header_map(header: list[str]) -> dict[str, int]:
+    out = {}
+    for idx, name in enumerate(header):
+        name = name.strip().lstrip("\ufeff")
+        for key, names in COLUMNS.items():
+            if name in names or name.lower() == key:
+                out[key] = idx
+    return out
+
+
+def read_rows(path: Path, areas: Areas, intent_ids: set[str]) -> Plan:
+    plan = Plan()
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        plan.problems.append(f"{name}:0: cannot read as UTF-8 text: {exc}")
+        return plan
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader)
+    except StopIteration:
+        plan.problems.append(f"{name}:1: the file is empty")
+        return plan
+    cols = _header_map(header)
+    missing = [c for c in REQUIRED if c not in cols]
+    if missing:
+        plan.problems.append(f"{name}:1: missing column(s): {', '.join(missing)}")
+        return plan
+    seen: dict[str, int] = {}
+    for row in reader:
+        line = reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+
+        def cell(key: str, row=row) -> str:
+            i = cols.get(key)
+            return row[i].strip() if i is not None and i < len(row) else ""
+
+        def bad(message: str, line=line) -> None:
+            plan.problems.append(f"{name}:{line}: {message}")
+
+        before = len(plan.problems)
+        entry: dict = {}
+        for key in REQUIRED:
+            if not cell(key):
+                bad(f"{key} is required")
+        sid = cell("id")
+        if sid in seen:
+            bad(f"duplicate id {sid!r} (first at line {seen[sid]})")
+        seen[sid] = line
+        entry["id"] = sid
+        entry["name"] = cell("name")
+        if cell("name_en"):
+            entry["name_en"] = cell("name_en")
+        kind = cell("kind")
+        if kind and kind not in KINDS:
+            bad(f"kind {kind!r} is not one of {', '.join(KINDS)}")
+        entry["kind"] = kind
+        intents = [i for i in cell("intents").replace("、", " ").replace(",", " ").split() if i]
+        for i in intents:
+            if i not in intent_ids:
+                bad(f"unknown intent id {i!r}")
+        entry["intents"] = intents
+        phone = cell("phone")
+        if phone and not valid_phone(phone):
+            bad(f"phone {phone!r} is not a number as dialled (0120-279-338, #8891, 189)")
+        entry["phone"] = phone or None
+        for key in ("url", "line_url"):
+            value = cell(key)
+            if key == "url" and value and not value.startswith(("http://", "https://")):
+                bad(f"url {value!r} must start with http:// or https://")
+            entry[key] = value or None
+        try:
+            entry["hours"] = parse_compact(cell("hours"))
+        except (HoursError, ValueError) as exc:
+            bad(f"hours {cell('hours')!r}: {exc}")
+        entry["hours_text"] = cell("hours_text") or cell("hours")
+        free = cell("free").lower()
+        entry["free"] = True if free in _TRUE else False if free in _FALSE else None
+        entry["for_whom"] = cell("for_whom") or None
+        area_text = cell("area")
+        if area_text.lower() in ("national", "全国"):
+            entry["area"] = "national"
+        elif area_text:
+            found = areas.find(area_text)
+            if found is None:
+                bad(f"area {area_text!r} is not a place name, postal code or local government code")
+            else:
+                entry["area"] = found.code
+        entry["address"] = cell("address") or None
+        for key in ("lat", "lon"):
+            value = cell(key)
+            if value:
+                try:
+                    entry[key] = float(value)
+                except ValueError:
+                    bad(f"{key} {value!r} is not a number")
+        entry["source_url"] = cell("source_url")
+        entry["source_date"] = cell("source_date")
+        confidence = cell("confidence") or "medium"
+        if confidence not in CONFIDENCE:
+            bad(f"confidence {confidence!r} is not one of {', '.join(CONFIDENCE)}")
+        entry["confidence"] = confidence
+        entry["checked"] = cell("checked") or None
+        status = cell("status") or "active"
+        if status not in STATUS:
+            bad(f"status {status!r} is not one of {', '.join(STATUS)}")
+        entry["status"] = status
+        if cell("notes"):
+            entry["notes"] = cell("notes")
+        if len(plan.problems) == before:
+            plan.entries.append((line, entry))
+    return plan
+
+
+ORDER = ("id", "name", "name_en", "kind", "intents", "phone", "url", "line_url", "hours", "hours_text", "free",
+         "for_whom", "languages", "area", "address", "lat", "lon", "source_url", "source_date", "confidence",
+         "checked", "status", "notes")
+
+
+def _yaml() -> YAML:
+    y = YAML(typ="rt")
+    y.width = 4096
+    y.preserve_quotes = True
+    y.indent(mapping=2, sequence=2, offset=0)
+    return y
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _flow(value):
+    """Short lists and hours in flow style, as people write them in services.yaml."""
+    if isinstance(value, list):
+        seq = CommentedSeq(_flow(v) for v in value)
+        seq.fa.set_flow_style()
+        return seq
+    if isinstance(value, dict):
+        m = CommentedMap((k, _flow(v)) for k, v in value.items())
+        m.fa.set_flow_style()
+        return m
+    return value
+
+
+def merge(plan: Plan, catalogue_path: Path, intent_ids: set[str], area_codes: set[str], write: bool) -> list[str]:
+    """Compute added/changed/unchanged; with write, merge and save. Returns problems (nothing written if any)."""
+    y = _yaml()
+    data = y.load(catalogue_path.read_text(encoding="utf-8")) or CommentedSeq()
+    by_id = {str(item.get("id")): item for item in data if isinstance(item, dict)}
+    for _, entry in plan.entries:
+        current = by_id.get(entry["id"])
+        if current is None:
+            plan.added.append(entry["id"])
+            fresh = CommentedMap()
+            for key in ORDER:
+                if key in entry:
+                    fresh[key] = _flow(entry[key]) if key in ("intents", "hours") else entry[key]
+            data.append(fresh)
+            continue
+        changed = []
+        for key, value in entry.items():
+            if value in (None, "", []) and key not in current:
+                continue
+            if _plain(current.get(key)) != value and str(current.get(key)) != str(value):
+                if value in (None, "") and key in ("notes", "name_en", "checked"):
+                    continue  # an empty cell never erases an operator's note
+                changed.append(key)
+                current[key] = _flow(value) if key in ("intents", "hours") else value
+        if changed:
+            plan.changed.append((entry["id"], changed))
+        else:
+            plan.unchanged.append(entry["id"])
+    buf = io.StringIO()
+    y.dump(data, buf)
+    text = buf.getvalue()
+    try:
+        load_catalogue(catalogue_path, intent_ids, area_codes, text=text)
+    except CatalogueError as exc:
+        return [f"after merging: {p}" for p in exc.problems]
+    if write and (plan.added or plan.changed):
+        tmp = catalogue_path.with_suffix(".yaml.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(catalogue_path)  # atomic: a watching server never reads half a file
+    return []

@@ -1,0 +1,28 @@
+"""The project's own referral case files: crisis never missed, needs mostly right."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.evaluation import evaluate, load_cases
+from tests.helpers import ROOT, SHARED, engine
+
+FILES = sorted((ROOT / "tests" / "referrals").glob("*.yaml"))
+if (SHARED / "referrals" / "dev.yaml").exists():
+    FILES.append(SHARED / "referrals" / "dev.yaml")
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: Path(p).name)
+def test_no_crisis_is_missed(path):
+    report = evaluate(engine(), load_cases(path))
+    missed = [o.case.text for o in report.outcomes if o.case.crisis == "true" and not o.crisis]
+    assert missed == []
+    assert report.crisis_figures()["recall"] == 1.0
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: Path(p).name)
+def test_the_need_behind_most_messages_is_found(path):
+    report = evaluate(engine(), load_cases(path))
+    assert report.top1() >= 0.9, report.text()[-4000:]
