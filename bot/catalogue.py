@@ -88,16 +88,36 @@ class Catalogue:
     path: str
     version: str  # sha256 of the file, short
     by_intent: dict[str, list[Service]] = field(default_factory=dict)
+    national: dict[str, list[Service]] = field(default_factory=dict)
+    local: dict[tuple[str, str], list[Service]] = field(default_factory=dict)
+    by_id: dict[str, Service] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        # Indexed once per load so that routing cost does not grow with the catalogue.
         index: dict[str, list[Service]] = defaultdict(list)
+        national: dict[str, list[Service]] = defaultdict(list)
+        local: dict[tuple[str, str], list[Service]] = defaultdict(list)
         for s in self.services:
             for i in s.intents:
                 index[i].append(s)
-        self.by_intent = dict(index)
+                if s.national:
+                    national[i].append(s)
+                else:
+                    for code in s.areas:
+                        local[(i, code)].append(s)
+        self.by_intent, self.national, self.local = dict(index), dict(national), dict(local)
+        self.by_id = {s.id: s for s in self.services}
 
     def get(self, service_id: str) -> Service | None:
-        return next((s for s in self.services if s.id == service_id), None)
+        return self.by_id.get(service_id)
+
+    def covering(self, intent: str, codes: list[str]) -> list[Service]:
+        """Local services for a need whose area is one of `codes` (a resident's ward, city, prefecture)."""
+        seen: dict[str, Service] = {}
+        for code in codes:
+            for s in self.local.get((intent, code), ()):
+                seen.setdefault(s.id, s)
+        return list(seen.values())
 
 
 class CatalogueError(Exception):

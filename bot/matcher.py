@@ -12,9 +12,11 @@ never reads as 「しにたい」.
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 
+import jaconv
 from rapidfuzz.distance import Levenshtein
 
 from bot.intents import IntentSpec
@@ -29,6 +31,11 @@ NEGATED_FACTOR = 0.3
 EXAMPLE_FACTOR = 0.75
 FUZZY_FACTOR = 0.9
 MAX_WINDOW = 10  # tokens a phrase may span
+# One kana edit in a short word is often another word (しにたい/したい,
+# しゅうかつ/しゅうまつ), so typos are forgiven from six kana up: one edit to
+# eight kana, two beyond.
+MIN_FUZZY = 6
+SUBSUMED_FACTOR = 0.5
 
 # Lemmas that carry no need on their own; they must not make two messages look alike.
 STOP_LEMMAS = {
@@ -37,12 +44,24 @@ STOP_LEMMAS = {
     "無い", "ない", "良い", "いい", "貰う", "呉れる", "行く", "来る", "出来る", "見る", "欲しい", "誰", "皆", "まま",
     "i", "a", "the", "to", "and", "my", "me", "is", "am", "are", "it", "of", "in", "for", "do", "have", "be", "so",
     "that", "this", "with", "on", "at", "can", "what", "how", "want", "about", "just",
+    "みたい", "そう", "最近", "今日", "毎日", "ちゃん", "さん", "くん", "本当", "とても", "凄い", "一寸", "矢張り",
+    "もう", "又", "全然", "何だか", "なんか", "ずっと", "日", "回", "的",
 }
 NEGATORS = {"ない", "無い", "ぬ", "ず", "ん"}
 # Between a phrase and its negation: 死にたい|と|は|思わ|ない, 死にたい|わけ|じゃ|ない
 NEGATION_BRIDGE = {"と", "は", "も", "って", "なんて", "とか", "思う", "考える", "言う", "感じる", "訳", "わけ",
                    "じゃ", "では", "で", "だ", "て", "居る", "いる", "為る", "する", "ます", "事", "こと"}
 EN_NEGATORS = {"not", "don", "never", "no", "dont", "didn", "isn", "nt"}
+# The skeleton of a phrase: what is left when particles and grammatical helpers go,
+# so 「息をしていない」 meets 「息してない」 and Kansai 「息してへん」.
+SKELETON_DROP_POS = {"助詞", "補助記号"}
+SKELETON_DROP = {"て", "た", "だ", "ます", "です", "仕舞う", "ちゃう", "ちまう", "ねん", "や"}
+# 「している」「してる」「しとる」「しちょる」 are all the progressive: it matters
+# (殴られている is now; 殴られることもある is not), so they meet as 居る.
+SKELETON_PROGRESSIVE = {"居る", "てる", "とる", "ちょる", "おる"}
+SKELETON_NEGATION = {"ない", "無い", "ぬ", "ず", "ん", "へん", "ひん", "ねえ", "ねぇ"}
+_REPEATS = re.compile(r"(.{3,}?)\1+")  # しにたいしにたいしにたい -> しにたい
+_ROMAJI_WORD = re.compile(r"[a-z]+")
 
 
 @dataclass(frozen=True)
@@ -54,6 +73,7 @@ class _Phrase:
     lemmas: tuple[str, ...]
     surface: str
     reading: str
+    skeleton: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -110,17 +130,21 @@ class Matcher:
                         tuple(t.lemma for t in toks),
                         "".join(kana_key(t.surface) for t in toks),
                         "".join(t.reading for t in toks),
+                        tuple(k for _, k in skeleton(toks)),
                     )
                 )
         self._by_first_lemma: dict[str, list[_Phrase]] = defaultdict(list)
+        self._by_first_bone: dict[str, list[_Phrase]] = defaultdict(list)
         self._by_kana: dict[str, list[tuple[_Phrase, str]]] = defaultdict(list)
         self._fuzzy_grams: dict[str, set[int]] = defaultdict(set)
         for i, p in enumerate(self.phrases):
             self._by_first_lemma[p.lemmas[0]].append(p)
+            if len(p.skeleton) >= 2 and p.skeleton != p.lemmas:
+                self._by_first_bone[p.skeleton[0]].append(p)
             self._by_kana[p.surface].append((p, "exact"))
             if p.reading != p.surface:
                 self._by_kana[p.reading].append((p, "exact"))
-            if p.kind == "keyword" and len(p.reading) >= 4:
+            if p.kind == "keyword" and len(p.reading) >= MIN_FUZZY:
                 for g in _bigrams(p.reading):
                     self._fuzzy_grams[g].add(i)
         self._max_kana = max((len(k) for k in self._by_kana), default=0)
@@ -148,14 +172,22 @@ class Matcher:
 
     def match(self, text: str) -> Match:
         cleaned = clean((text or "")[:MAX_CHARS])
-        tokens = tokenize(cleaned)
         lang = "en" if is_english(cleaned) else "ja"
+        matched = _REPEATS.sub(r"\1 ", cleaned)
+        tokens = tokenize(matched)
         hits = self._phrase_hits(tokens)
+        kana = _romaji_to_kana(matched)
+        if kana:
+            # Japanese typed in Latin letters (shinitai): match its kana too.
+            kana_tokens = tokenize(kana)
+            hits = _best_per_phrase(hits + self._phrase_hits(kana_tokens))
+            tokens = tokens + kana_tokens
+            lang = "ja"
         hits += self._example_hits(tokens)
         return self._score(cleaned, tokens, hits, lang)
 
     def _phrase_hits(self, tokens: tuple[Token, ...]) -> list[tuple[str, Evidence]]:
-        found: dict[tuple[str, str], tuple[str, Evidence]] = {}
+        found: dict[tuple[str, str], tuple[str, Evidence, int, int]] = {}
 
         def add(p: _Phrase, start: int, end: int, found_text: str, kind: str, sim: float) -> None:
             negated = _negated(tokens, start, end)
@@ -163,7 +195,7 @@ class Matcher:
             ev = Evidence(p.text, found_text, round(score, 3), kind if p.kind == "keyword" else f"weak-{kind}", negated)
             key = (p.intent, p.text)
             if key not in found or found[key][1].score < ev.score:
-                found[key] = (p.intent, ev)
+                found[key] = (p.intent, ev, start, end)
 
         lemmas = [t.lemma for t in tokens]
         for i, lemma in enumerate(lemmas):
@@ -171,6 +203,15 @@ class Matcher:
                 n = len(p.lemmas)
                 if tuple(lemmas[i:i + n]) == p.lemmas:
                     add(p, i, i + n, "".join(t.surface for t in tokens[i:i + n]), "lemma", 1.0)
+
+        bones = skeleton(tokens)
+        bone_keys = [k for _, k in bones]
+        for bi, key in enumerate(bone_keys):
+            for p in self._by_first_bone.get(key, ()):
+                n = len(p.skeleton)
+                if tuple(bone_keys[bi:bi + n]) == p.skeleton:
+                    i, j = bones[bi][0], bones[bi + n - 1][0] + 1
+                    add(p, i, j, "".join(t.surface for t in tokens[i:j]), "skeleton", 0.9)
 
         views = (
             _View.of([kana_key(t.surface) for t in tokens]),
@@ -182,11 +223,11 @@ class Matcher:
                     for p, kind in self._by_kana.get(view.text[a:b], ()):
                         j = view.token_at(b - 1) + 1
                         add(p, i, j, view.text[a:b], kind, 1.0)
-        for p, i, j, found_text, sim in self._fuzzy(views[1]):
+        for p, i, j, found_text, sim in self._fuzzy(views[1], tokens):
             add(p, i, j, found_text, "fuzzy", sim * FUZZY_FACTOR)
-        return list(found.values())
+        return _longest_wins(list(found.values()))
 
-    def _fuzzy(self, view: _View):
+    def _fuzzy(self, view: _View, tokens: tuple[Token, ...]):
         """Readings within one or two edits of a keyword's reading, on token boundaries.
 
         Levenshtein over kana, not token_set_ratio or WRatio: Japanese is written
@@ -204,11 +245,15 @@ class Matcher:
         for idx, shared in counts.items():
             p = self.phrases[idx]
             n = len(p.reading)
-            edits = 1 if n <= 6 else 2
+            edits = 1 if n <= 8 else 2
             if shared < len(_bigrams(p.reading)) - 2 * edits:
                 continue
             best = None
             for ti, a in enumerate(view.starts):
+                # A typo keeps the word's first kana and starts on a word, not a particle
+                # (「ちがとまらない」 must not meet 「がとまらない」).
+                if view.text[a:a + 1] != p.reading[0] or tokens[ti].pos in ("助詞", "助動詞"):
+                    continue
                 for b in ends:
                     if b <= a or abs((b - a) - n) > edits:
                         continue
@@ -230,8 +275,8 @@ class Matcher:
             shared = ex.words & words
             total = sum(self.idf.get(w, 1.0) for w in ex.words)
             cover = sum(self.idf.get(w, 1.0) for w in shared) / total
-            # One shared word is coincidence unless the example is that one word.
-            if len(shared) < 2 and len(ex.words) > 1:
+            # One shared word is weak evidence, however short the example.
+            if len(shared) < 2:
                 cover *= 0.5
             if cover > best.get(ex.intent, (0.0,))[0]:
                 best[ex.intent] = (cover, ex, shared)
@@ -257,7 +302,8 @@ class Matcher:
             spec = self.specs[intent]
             scores.append(IntentScore(intent, score, spec.tier, tuple(evs[:6])))
             if spec.tier == "crisis":
-                live = [e for e in evs if not e.negated]
+                # Example likeness alone raises a crisis only when it is strong.
+                live = [e for e in evs if not e.negated and (e.kind != "example" or e.score >= 0.5)]
                 live_miss = 1.0
                 for e in live[:4]:
                     live_miss *= 1 - min(e.score, 0.99)
@@ -303,6 +349,65 @@ def _rank(scores: list[IntentScore], crisis: bool) -> list[IntentScore]:
     return ranked
 
 
+def skeleton(tokens) -> list[tuple[int, str]]:
+    """(token index, key) for the tokens that carry meaning; negations all read ない."""
+    out = []
+    for i, t in enumerate(tokens):
+        if t.lemma in SKELETON_NEGATION and t.pos in ("助動詞", "形容詞", "名詞"):
+            if i and tokens[i - 1].lemma == "しか":
+                continue  # 〜しかない is "nothing but", not a negation
+            out.append((i, "ない"))
+        elif t.lemma in SKELETON_PROGRESSIVE and i:
+            out.append((i, "居る"))
+        elif t.pos in SKELETON_DROP_POS or t.lemma in SKELETON_DROP:
+            continue
+        else:
+            out.append((i, t.lemma))
+    return out
+
+
+def _romaji_to_kana(text: str) -> str | None:
+    """'shinitai' -> 'しにたい' when the message is all Latin letters that read back as romaji."""
+    words = _ROMAJI_WORD.findall(text)
+    if not words or not text.isascii():
+        return None
+    converted, romaji = [], 0
+    for w in words:
+        kana = jaconv.alphabet2kana(w)
+        if kana.isascii() is False and not re.search(r"[a-z]", kana) and jaconv.kana2alphabet(kana) == w:
+            converted.append(kana)
+            romaji += 1
+        else:
+            converted.append(w)
+    if romaji < max(1, len(words) * 0.6):
+        return None
+    return " ".join(converted)
+
+
+def _best_per_phrase(hits: list[tuple[str, Evidence]]) -> list[tuple[str, Evidence]]:
+    best: dict[tuple[str, str], tuple[str, Evidence]] = {}
+    for intent, ev in hits:
+        key = (intent, ev.phrase)
+        if key not in best or best[key][1].score < ev.score:
+            best[key] = (intent, ev)
+    return list(best.values())
+
+
+def _longest_wins(hits: list[tuple[str, Evidence, int, int]]) -> list[tuple[str, Evidence]]:
+    """A phrase inside a longer phrase of another need counts for less: in 「上司からのいじめ」
+    the workplace phrase covers 「いじめ」, which alone would point to school bullying."""
+    strong = [(intent, i, j) for intent, ev, i, j in hits if not ev.kind.startswith("weak")]
+    out = []
+    for intent, ev, i, j in hits:
+        inside = any(
+            other != intent and a <= i and j <= b and (b - a) > (j - i) for other, a, b in strong
+        )
+        if inside:
+            ev = Evidence(ev.phrase, ev.found, round(ev.score * SUBSUMED_FACTOR, 3), ev.kind + "-subsumed", ev.negated)
+        out.append((intent, ev))
+    return out
+
+
 def _bigrams(text: str) -> set[str]:
     return {text[i:i + 2] for i in range(len(text) - 1)}
 
@@ -312,9 +417,9 @@ def _negated(tokens: tuple[Token, ...], start: int, end: int) -> bool:
     if tokens[start].pos == "英単語":
         before = {t.lemma for t in tokens[max(0, start - 3):start]}
         return bool(before & EN_NEGATORS)
-    for t in tokens[end:end + 6]:
+    for k, t in enumerate(tokens[end:end + 6], start=end):
         if t.lemma in NEGATORS and t.pos in ("助動詞", "形容詞"):
-            return True
+            return tokens[k - 1].lemma != "しか"  # 〜するしかない: "nothing left but", not a negation
         if t.pos2 == "接続助詞" and t.lemma not in ("て", "で"):
             return False
         if t.lemma not in NEGATION_BRIDGE and t.pos not in ("助詞", "助動詞"):

@@ -146,18 +146,12 @@ def _crisis_block(catalogue: Catalogue, now: datetime, emergency: bool, area: Ar
         for sid in EMERGENCY_IDS
         if (s := catalogue.get(sid))
     ]
-    lines = [
-        s
-        for s in catalogue.by_intent.get("suicide_risk", [])
-        if s.status == "active" and s.hours_certain and s.hours.is_open(now) and s.phone
-        and (s.national or (area and areas.level(s.areas, area.code) is not None))
-    ]
+    candidates = list(catalogue.national.get("suicide_risk", ()))
+    if area is not None:
+        candidates += catalogue.covering("suicide_risk", areas.chain(area.code))
+    lines = [s for s in candidates if s.status == "active" and s.hours_certain and s.phone and s.hours.is_open(now)]
     lines.sort(key=lambda s: (not s.always_open, CONFIDENCE_RANK[s.confidence], KIND_RANK.get(s.kind, 9), s.id))
-    chats = [
-        s
-        for s in catalogue.by_intent.get("suicide_risk", [])
-        if s.status == "active" and s.hours_certain and s.hours.is_open(now) and not s.phone
-    ]
+    chats = [s for s in candidates if s.status == "active" and s.hours_certain and not s.phone and s.hours.is_open(now)]
     chats.sort(key=lambda s: (not s.always_open, CONFIDENCE_RANK[s.confidence], s.id))
     open_lines = [_hit(s, "suicide_risk", now, "crisis: open now" + (", 24 hours" if s.always_open else ""))
                   for s in lines[:CRISIS_LINES]]
@@ -169,28 +163,30 @@ def _crisis_block(catalogue: Catalogue, now: datetime, emergency: bool, area: Ar
 
 def _for_need(intent: str, catalogue: Catalogue, now: datetime, area: Area | None, context: ResidentContext,
               areas: Areas, lang: str) -> list[ServiceHit]:
-    local: list[tuple[tuple, ServiceHit]] = []
-    national: list[tuple[tuple, ServiceHit]] = []
-    for s in catalogue.by_intent.get(intent, []):
-        if s.status != "active":
-            continue
+    def quality(s: Service) -> tuple:
         open_now = s.hours.is_open(now) if s.hours_certain else None
         open_rank = 0 if open_now else (1 if open_now is None else 2)
-        quality = (open_rank, CONFIDENCE_RANK[s.confidence], KIND_RANK.get(s.kind, 9), s.id)
-        if s.national:
-            national.append((quality, _hit(s, intent, now, "national line for this need")))
-            continue
-        if area is None:
-            continue
-        level = areas.level(s.areas, area.code)
-        if level is None:
-            continue
-        distance = None
-        if context.lat is not None and context.lon is not None and s.lat is not None and s.lon is not None:
-            distance = haversine(context.lat, context.lon, s.lat, s.lon)
-        where = ("municipality", "designated city", "prefecture")[min(level, 2)]
-        local.append(((level, distance or 0.0, *quality),
-                      _hit(s, intent, now, f"local: covers {area.name} ({where})", distance)))
+        return (open_rank, CONFIDENCE_RANK[s.confidence], KIND_RANK.get(s.kind, 9), s.id)
+
+    local: list[tuple[tuple, ServiceHit]] = []
+    if area is not None:
+        for s in catalogue.covering(intent, areas.chain(area.code)):
+            if s.status != "active":
+                continue
+            level = areas.level(s.areas, area.code)
+            if level is None:
+                continue
+            distance = None
+            if context.lat is not None and context.lon is not None and s.lat is not None and s.lon is not None:
+                distance = haversine(context.lat, context.lon, s.lat, s.lon)
+            where = ("municipality", "designated city", "prefecture")[min(level, 2)]
+            local.append(((level, distance or 0.0, *quality(s)),
+                          _hit(s, intent, now, f"local: covers {area.name} ({where})", distance)))
+    national = [
+        (quality(s), _hit(s, intent, now, "national line for this need"))
+        for s in catalogue.national.get(intent, ())
+        if s.status == "active"
+    ]
     local.sort(key=lambda x: x[0])
     national.sort(key=lambda x: x[0])
     hits = [h for _, h in local]
