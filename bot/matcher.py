@@ -217,12 +217,20 @@ class Matcher:
             _View.of([kana_key(t.surface) for t in tokens]),
             _View.of([t.reading for t in tokens]),
         )
-        for view in views:
+        for n_view, view in enumerate(views):
             for i, a in enumerate(view.starts):
                 for b in sorted(x for x in view.boundary if a < x <= a + self._max_kana):
                     for p, kind in self._by_kana.get(view.text[a:b], ()):
                         j = view.token_at(b - 1) + 1
-                        add(p, i, j, view.text[a:b], kind, 1.0)
+                        # Readings stand in for words the resident wrote in kana. A whole
+                        # kanji word with the same reading is another word (家事 is not 火事);
+                        # a reading across several odd pieces is a mis-conversion (氏にたい).
+                        sim = 1.0
+                        if n_view == 1 and not _kana_written(tokens[i:j]):
+                            if j - i < 2:
+                                continue
+                            sim = 0.8
+                        add(p, i, j, view.text[a:b], kind, sim)
         for p, i, j, found_text, sim in self._fuzzy(views[1], tokens):
             add(p, i, j, found_text, "fuzzy", sim * FUZZY_FACTOR)
         return _longest_wins(list(found.values()))
@@ -245,7 +253,10 @@ class Matcher:
         for idx, shared in counts.items():
             p = self.phrases[idx]
             n = len(p.reading)
+            # A dropped or added kana in a short word is usually another word
+            # (いきたくない/いたくない): below eight kana only a changed kana is a typo.
             edits = 1 if n <= 8 else 2
+            same_length = n < 8
             if shared < len(_bigrams(p.reading)) - 2 * edits:
                 continue
             best = None
@@ -255,12 +266,12 @@ class Matcher:
                 if view.text[a:a + 1] != p.reading[0] or tokens[ti].pos in ("助詞", "助動詞"):
                     continue
                 for b in ends:
-                    if b <= a or abs((b - a) - n) > edits:
+                    if b <= a or abs((b - a) - n) > edits or (same_length and b - a != n):
                         continue
                     d = Levenshtein.distance(view.text[a:b], p.reading, score_cutoff=edits)
                     if 0 < d <= edits and (best is None or d < best[0]):
                         best = (d, ti, view.token_at(b - 1) + 1, view.text[a:b])
-            if best:
+            if best and _kana_written(tokens[best[1]:best[2]]):
                 d, i, j, found_text = best
                 yield p, i, j, found_text, 1 - d / n
 
@@ -347,6 +358,12 @@ def _rank(scores: list[IntentScore], crisis: bool) -> list[IntentScore]:
     elif best_need < THRESHOLD and not metas:
         ranked.insert(0, IntentScore("out_of_scope", round(1 - best_need, 3), "meta"))
     return ranked
+
+
+def _kana_written(tokens) -> bool:
+    """The words that carry meaning here were typed in kana (particles do not count)."""
+    words = [t for t in tokens if t.pos not in ("助詞", "助動詞")] or list(tokens)
+    return all(all("\u3041" <= c <= "\u30ff" for c in t.surface) for t in words)
 
 
 def skeleton(tokens) -> list[tuple[int, str]]:
