@@ -62,6 +62,8 @@ SKELETON_PROGRESSIVE = {"居る", "てる", "とる", "ちょる", "おる"}
 SKELETON_NEGATION = {"ない", "無い", "ぬ", "ず", "ん", "へん", "ひん", "ねえ", "ねぇ"}
 _REPEATS = re.compile(r"(.{3,}?)\1+")  # しにたいしにたいしにたい -> しにたい
 _ROMAJI_WORD = re.compile(r"[a-z]+")
+_EN_FUNCTION = {"i", "a", "the", "and", "to", "my", "have", "is", "am", "are", "you", "me", "not", "of", "in",
+                "with", "for", "it", "so", "do", "be", "he", "she", "we", "they", "on", "at", "can", "no", "help"}
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,7 @@ class Matcher:
         self._fuzzy_grams: dict[str, set[int]] = defaultdict(set)
         for i, p in enumerate(self.phrases):
             self._by_first_lemma[p.lemmas[0]].append(p)
-            if len(p.skeleton) >= 2 and p.skeleton != p.lemmas:
+            if len(p.skeleton) >= 2:
                 self._by_first_bone[p.skeleton[0]].append(p)
             self._by_kana[p.surface].append((p, "exact"))
             if p.reading != p.surface:
@@ -222,6 +224,12 @@ class Matcher:
                 for b in sorted(x for x in view.boundary if a < x <= a + self._max_kana):
                     for p, kind in self._by_kana.get(view.text[a:b], ()):
                         j = view.token_at(b - 1) + 1
+                        # A kana match starts on a word, not a particle (の相談|が|したい holds
+                        # がし, which is not 餓死), and a two-kana match must be one whole word.
+                        if tokens[i].pos in ("助詞", "助動詞") and p.lemmas[0] != tokens[i].lemma:
+                            continue
+                        if b - a < 3 and j - i > 1:
+                            continue
                         # Readings stand in for words the resident wrote in kana. A whole
                         # kanji word with the same reading is another word (家事 is not 火事);
                         # a reading across several odd pieces is a mis-conversion (氏にたい).
@@ -386,8 +394,8 @@ def skeleton(tokens) -> list[tuple[int, str]]:
 def _romaji_to_kana(text: str) -> str | None:
     """'shinitai' -> 'しにたい' when the message is all Latin letters that read back as romaji."""
     words = _ROMAJI_WORD.findall(text)
-    if not words or not text.isascii():
-        return None
+    if not words or not text.isascii() or _EN_FUNCTION & set(words):
+        return None  # English ("have" reads back as はゔぇ): not romaji
     converted, romaji = [], 0
     for w in words:
         kana = jaconv.alphabet2kana(w)

@@ -166,7 +166,9 @@ def _for_need(intent: str, catalogue: Catalogue, now: datetime, area: Area | Non
     def quality(s: Service) -> tuple:
         open_now = s.hours.is_open(now) if s.hours_certain else None
         open_rank = 0 if open_now else (1 if open_now is None else 2)
-        return (open_rank, CONFIDENCE_RANK[s.confidence], KIND_RANK.get(s.kind, 9), s.id)
+        # A line for speakers of other languages comes after those in the resident's own.
+        speaks = 0 if lang in s.languages or (lang != "ja" and "multi" in s.languages) else 1
+        return (speaks, open_rank, CONFIDENCE_RANK[s.confidence], KIND_RANK.get(s.kind, 9), s.id)
 
     local: list[tuple[tuple, ServiceHit]] = []
     if area is not None:

@@ -35,7 +35,7 @@ class Token:
 
 @lru_cache(maxsize=1)
 def _tokenizer():
-    return Dictionary(dict="core").create(mode=SplitMode.C)
+    return Dictionary(dict="core").tokenizer(mode=SplitMode.C)
 
 
 def _english_stem(word: str) -> str:

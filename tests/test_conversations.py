@@ -67,7 +67,7 @@ def test_unknown_hours_are_never_shown_as_open():
 
 
 def test_an_office_closed_at_night_says_when_it_opens_next():
-    referral, _ = reply("労働条件の相談がしたい、残業代が払われない", now=TUESDAY_3AM)
+    referral, _ = reply("上司のパワハラがひどくて会社に行くのがつらい", now=TUESDAY_3AM)
     line = next(h for h in referral.services if h.service_id == "roudou_hotline")
     assert line.open_now is None or (line.open_now is False and line.next_open is not None)
 

@@ -30,12 +30,12 @@ def test_local_entries_come_before_national_ones_and_the_reply_names_the_area():
 
 
 def test_sexual_violence_in_a_tokyo_ward_gets_the_tokyo_centre():
-    referral = route("性暴力の被害にあいました", area="新宿区")
+    referral = route("性暴力の被害にあいました", area=engine().find_area("新宿区").code)
     assert "03-5607-0799" in phones(referral)
 
 
 def test_a_town_without_an_entry_gets_its_official_website():
-    referral = route("ひきこもりの相談", area="青森市")
+    referral = route("ひきこもりの相談", area=engine().find_area("青森市").code)
     site = [h for h in referral.services if h.service_id.startswith("official_site:")]
     assert site and site[0].url.startswith("https://www.city.aomori")
     assert "ひきこもり" in site[0].name
