@@ -26,6 +26,7 @@ EMERGENCY_IDS = ("fire_ambulance_119", "police_110")
 GENERAL_LINE = "yorisoi_hotline"  # the general 24-hour line offered with meta replies
 MAX_NEEDS = 3
 CRISIS_LINES = 4
+MAX_LOCATION_KM = 60
 
 
 @dataclass(frozen=True)
@@ -109,8 +110,9 @@ def _area(match: Match, context: ResidentContext, areas: Areas) -> Area | None:
         if place:
             return place.area("remembered")
     if context.lat is not None and context.lon is not None:
-        area, _ = areas.near(context.lat, context.lon)
-        return area
+        area, km = areas.near(context.lat, context.lon)
+        # A point far from every municipal office (at sea, abroad) tells nothing.
+        return area if km <= MAX_LOCATION_KM else None
     return None
 
 
