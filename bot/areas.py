@@ -212,6 +212,20 @@ class Areas:
         return out
 
     @cached_property
+    def _longest_stem(self) -> int:
+        return max((len(k) for k in self._stems), default=0)
+
+    @cached_property
+    def _name_index(self) -> tuple[dict[str, list[tuple[int, str]]], dict[str, list[int]]]:
+        index: dict[str, list[tuple[int, str]]] = {}
+        for name, code, spec in self._names:
+            index.setdefault(name, []).append((spec, code))
+        lengths: dict[str, set[int]] = {}
+        for name in index:
+            lengths.setdefault(name[0], set()).add(len(name))
+        return index, {c: sorted(ls, reverse=True) for c, ls in lengths.items()}
+
+    @cached_property
     def _stems(self) -> dict[str, list[str]]:
         """City names without 市 (浜松) and their kana (はままつ): only as whole place-name tokens."""
         stems: dict[str, list[str]] = {}
@@ -237,17 +251,21 @@ class Areas:
     def _named(self, text: str) -> Area | None:
         spans: dict[tuple[int, int], list[tuple[int, str]]] = {}
         taken = [False] * len(text)
-        for name, code, spec in self._names:
-            start = text.find(name)
-            while start != -1:
-                end = start + len(name)
-                if (start, end) in spans:
-                    spans[(start, end)].append((spec, code))
-                elif not any(taken[start:end]):
-                    for k in range(start, end):
-                        taken[k] = True
-                    spans[(start, end)] = [(spec, code)]
-                start = text.find(name, end)
+        names, lengths_by_first = self._name_index
+        # Longest names first at each position, so 札幌市中央区 wins over 札幌市.
+        for start in range(len(text)):
+            for length in lengths_by_first.get(text[start], ()):
+                if start + length > len(text):
+                    continue
+                cands = names.get(text[start:start + length])
+                if not cands:
+                    continue
+                end = start + length
+                if any(taken[start:end]):
+                    continue
+                for k in range(start, end):
+                    taken[k] = True
+                spans[(start, end)] = list(cands)
         # Stems (浜松) and kana (はままつ) count only on token boundaries, and stems
         # only as nouns, so 「大和」「府中」 inside other words are not places.
         tokens = tokenize(text)
@@ -263,7 +281,8 @@ class Areas:
             bounds.add(pos)
         kana = "".join(surfaces)
         used = [False] * len(kana)
-        pairs = sorted(((a, b) for a in bounds for b in bounds if b - a >= 4), key=lambda ab: ab[0] - ab[1])
+        longest = self._longest_stem
+        pairs = sorted(((a, b) for a in bounds for b in bounds if 4 <= b - a <= longest), key=lambda ab: ab[0] - ab[1])
         for a, b in pairs:  # longest first: ふくおかけん is the prefecture, not 福岡市 + けん
             word = kana[a:b]
             if word in self._stems and any("\u3041" <= ch <= "\u309f" for ch in word) and not any(used[a:b]):

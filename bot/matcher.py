@@ -20,7 +20,7 @@ import jaconv
 from rapidfuzz.distance import Levenshtein
 
 from bot.intents import IntentSpec
-from bot.normalise import clean, is_english, kana_key
+from bot.normalise import clean, is_english
 from bot.tokens import Token, tokenize
 from bot.types import Evidence, IntentScore, Match
 
@@ -130,7 +130,7 @@ class Matcher:
                     _Phrase(
                         spec.id, p.text, p.weight, p.kind,
                         tuple(t.lemma for t in toks),
-                        "".join(kana_key(t.surface) for t in toks),
+                        "".join(t.key for t in toks),
                         "".join(t.reading for t in toks),
                         tuple(k for _, k in skeleton(toks)),
                     )
@@ -150,6 +150,7 @@ class Matcher:
                 for g in _bigrams(p.reading):
                     self._fuzzy_grams[g].add(i)
         self._max_kana = max((len(k) for k in self._by_kana), default=0)
+        self._gram_count = [len(_bigrams(p.reading)) for p in self.phrases]
         self._max_fuzzy = max((len(p.reading) for p in self.phrases), default=0) + 2
 
         self.examples: list[_Example] = []
@@ -216,14 +217,17 @@ class Matcher:
                     add(p, i, j, "".join(t.surface for t in tokens[i:j]), "skeleton", 0.9)
 
         views = (
-            _View.of([kana_key(t.surface) for t in tokens]),
+            _View.of([t.key for t in tokens]),
             _View.of([t.reading for t in tokens]),
         )
         for n_view, view in enumerate(views):
+            ends = view.starts[1:] + [len(view.text)]
             for i, a in enumerate(view.starts):
-                for b in sorted(x for x in view.boundary if a < x <= a + self._max_kana):
+                for j in range(i + 1, min(len(ends), i + MAX_WINDOW) + 1):
+                    b = ends[j - 1]
+                    if b - a > self._max_kana:
+                        break
                     for p, kind in self._by_kana.get(view.text[a:b], ()):
-                        j = view.token_at(b - 1) + 1
                         # A kana match starts on a word, not a particle (の相談|が|したい holds
                         # がし, which is not 餓死), and a two-kana match must be one whole word.
                         if tokens[i].pos in ("助詞", "助動詞") and p.lemmas[0] != tokens[i].lemma:
@@ -252,29 +256,44 @@ class Matcher:
         (「しにたい」 in 「しにたいして」). A normalised edit distance on a window cut at
         token boundaries tolerates 「ひきこもろ」 and 「しにたいい」 and nothing else.
         """
-        grams = _bigrams(view.text)
+        # Only words typed in kana can hold a kana typo: the rest of the message is skipped.
+        kana_runs, run = [], []
+        for t in tokens:
+            if _kana_written((t,)):
+                run.append(t.reading)
+            elif run:
+                kana_runs.append("".join(run))
+                run = []
+        if run:
+            kana_runs.append("".join(run))
+        grams = set().union(*(_bigrams(r) for r in kana_runs)) if kana_runs else set()
+        if not grams:
+            return
         counts: dict[int, int] = defaultdict(int)
         for g in grams:
             for i in self._fuzzy_grams.get(g, ()):
                 counts[i] += 1
-        ends = sorted(view.boundary)
+        firsts = {view.text[a] for a in view.starts if a < len(view.text)}
         for idx, shared in counts.items():
             p = self.phrases[idx]
+            if p.reading[0] not in firsts:
+                continue
             n = len(p.reading)
             # A dropped or added kana in a short word is usually another word
             # (いきたくない/いたくない): below eight kana only a changed kana is a typo.
             edits = 1 if n <= 8 else 2
-            same_length = n < 8
-            if shared < len(_bigrams(p.reading)) - 2 * edits:
+            if shared < self._gram_count[idx] - 2 * edits:
                 continue
+            lengths = [n] if n < 8 else range(n - edits, n + edits + 1)
             best = None
             for ti, a in enumerate(view.starts):
                 # A typo keeps the word's first kana and starts on a word, not a particle
                 # (「ちがとまらない」 must not meet 「がとまらない」).
                 if view.text[a:a + 1] != p.reading[0] or tokens[ti].pos in ("助詞", "助動詞"):
                     continue
-                for b in ends:
-                    if b <= a or abs((b - a) - n) > edits or (same_length and b - a != n):
+                for length in lengths:
+                    b = a + length
+                    if b not in view.boundary:
                         continue
                     d = Levenshtein.distance(view.text[a:b], p.reading, score_cutoff=edits)
                     if 0 < d <= edits and (best is None or d < best[0]):

@@ -12,6 +12,7 @@ import unicodedata
 
 _KATA_START, _KATA_END = 0x30A1, 0x30F6
 _SMALL_VOWELS = str.maketrans("ぁぃぅぇぉゎゕゖ", "あいうえおわかけ")
+_SMALL_KATA = str.maketrans("ァィゥェォヮ", "アイウエオワ")
 # Letters, digits, kana, kanji and the long-vowel mark survive; everything else
 # (punctuation, symbols, emoji) becomes a space so it still separates words.
 _KEEP = re.compile(r"[^0-9a-z\u3041-\u309f\u30a0-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々〆ー#〒\- ]+")
@@ -31,8 +32,11 @@ for _row, _vowel in (
         _VOWEL_OF[_ch] = _vowel
 
 
+_TO_HIRA = {c: c - 0x60 for c in range(_KATA_START, _KATA_END + 1)}
+
+
 def to_hiragana(text: str) -> str:
-    return "".join(chr(ord(c) - 0x60) if _KATA_START <= ord(c) <= _KATA_END else c for c in text)
+    return text.translate(_TO_HIRA)
 
 
 def clean(text: str) -> str:
@@ -42,7 +46,7 @@ def clean(text: str) -> str:
     loanwords (パワハラ, メンヘラ) in katakana only.
     """
     text = unicodedata.normalize("NFKC", text or "").lower()
-    text = text.translate(_SMALL_VOWELS).translate(str.maketrans("ァィゥェォヮ", "アイウエオワ"))
+    text = text.translate(_SMALL_VOWELS).translate(_SMALL_KATA)
     text = _KEEP.sub(" ", text)
     text = _RUNS.sub(r"\1", text)
     text = re.sub(r"ー{2,}", "ー", text)
@@ -57,8 +61,14 @@ def kana_key(text: str) -> str:
     >>> kana_key("さみしーーー")
     'さみしい'
     """
-    text = to_hiragana(clean(text))
-    text = _LONG_AFTER.sub(lambda m: m.group(1) + _VOWEL_OF.get(m.group(1), ""), text)
+    return key_of_clean(clean(text))
+
+
+def key_of_clean(text: str) -> str:
+    """kana_key() for text that has already been through clean()."""
+    text = to_hiragana(text)
+    if "ー" in text:
+        text = _LONG_AFTER.sub(lambda m: m.group(1) + _VOWEL_OF.get(m.group(1), ""), text)
     return text.replace(" ", "")
 
 

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from sudachipy import Dictionary, SplitMode
 
-from bot.normalise import clean, kana_key, to_hiragana
+from bot.normalise import clean, kana_key, key_of_clean, to_hiragana
 
 CONTENT_POS = {"名詞", "動詞", "形容詞", "形状詞", "副詞", "代名詞", "接頭辞", "接尾辞"}
 _ASCII_WORD = re.compile(r"^[a-z0-9]+$")
@@ -27,6 +27,7 @@ class Token:
     reading: str  # reading of the surface, hiragana
     pos: str  # Sudachi's first part-of-speech level
     pos2: str  # and its second
+    key: str = ""  # kana_key(surface), computed once here rather than on every comparison
 
     @property
     def content(self) -> bool:
@@ -59,7 +60,7 @@ def _tokenize_clean(text: str) -> tuple[Token, ...]:
     # Latin words are cut out first: Sudachi's dictionary would read "want to" as one katakana word.
     for part in _LATIN_SPLIT.split(text):
         if _ASCII_WORD.match(part):
-            out.append(Token(part, _english_stem(part), part, "英単語", ""))
+            out.append(Token(part, _english_stem(part), part, "英単語", "", part))
         elif part.strip():
             out.extend(_japanese(part))
     return tuple(out)
@@ -75,5 +76,6 @@ def _japanese(text: str) -> list[Token]:
         reading = to_hiragana(m.reading_form()) if m.reading_form() else kana_key(surface)
         if pos[0] in ("補助記号", "空白"):
             continue
-        out.append(Token(surface, kana_key(m.normalized_form()), reading, pos[0], pos[1]))
+        # The surface is already clean; the lemma comes from the dictionary and may not be.
+        out.append(Token(surface, kana_key(m.normalized_form()), reading, pos[0], pos[1], key_of_clean(surface)))
     return out
