@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install install-test lint pytest clean
+.PHONY: run chat test system-deps install install-test lint pytest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,13 @@ install: $(BIN)/python
 install-test: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 
+# The server on 127.0.0.1:8000 with SQLite and the bundled catalogue (channels from the environment:
+# docs/channels.md).  `make chat` talks to the bot in the terminal instead.
 run: install
+	$(BIN)/bot db upgrade
+	$(BIN)/bot serve --host 127.0.0.1 --port 8000
+
+chat: install
 	$(BIN)/bot chat
 
 lint: install-test
@@ -24,7 +30,16 @@ lint: install-test
 pytest: install-test
 	$(BIN)/pytest
 
-test: lint pytest
+# Debian's headless Chromium, with Japanese and emoji fonts, for the console's browser tests
+# (tests/test_console_browser.py); installed with apt when missing and we are root, as CI is.
+CHROMIUM_PACKAGES := chromium fonts-ipafont-gothic fonts-noto-color-emoji
+system-deps:
+	@dpkg -s $(CHROMIUM_PACKAGES) >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(CHROMIUM_PACKAGES); \
+	  else echo "system-deps: not root: install $(CHROMIUM_PACKAGES) for the browser tests"; fi; }
+
+test: system-deps lint pytest
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

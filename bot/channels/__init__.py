@@ -1,0 +1,167 @@
+"""Channels: thin adapters between a chat platform and the router.
+
+    platform webhook -> channels/line.py | channels/telegram.py   (verify, parse, render)
+                     -> Desk: resident key -> ResidentContext -> engine.route() -> Referral
+                     -> store: remembered area/language, redelivery ids, anonymous log
+
+The Desk is everything the two channels share; it knows no platform.  Its
+methods are synchronous (engine and database calls): channels call them from
+a worker thread.  A platform id enters only as `Desk.key(channel, id)`, a
+keyed hash; in group chats the key is None and nothing is remembered.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime
+from urllib.parse import parse_qsl, urlencode
+
+from bot import router
+from bot.engine import Engine
+from bot.hours import TOKYO
+from bot.privacy import Hasher
+from bot.store import Store
+from bot.types import Area, Evidence, IntentScore, Lang, Match, Referral, ResidentContext
+
+log = logging.getLogger("bot.channels")
+
+# Areas the resident named in a message (not guessed from a location) are remembered.
+NAMED = ("text", "postal", "code")
+_LATIN = re.compile(r"[A-Za-z]")
+_KANA_KANJI = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+PAGE = 10  # services per "more" page
+
+
+@dataclass(frozen=True)
+class Answer:
+    referral: Referral
+    learned: Area | None = None  # an area the resident named, now remembered
+
+    @property
+    def only_area(self) -> bool:
+        """The message named a place and nothing else: confirm the area instead of a referral."""
+        r = self.referral
+        return self.learned is not None and not r.crisis and not any(i.tier == "need" for i in r.intents)
+
+
+def action(data: str) -> dict[str, str]:
+    """A button's data (LINE postback, Telegram callback) as a dict: "a=more&i=x&p=1"."""
+    try:
+        return dict(parse_qsl(data, strict_parsing=True))
+    except ValueError:
+        return {}
+
+
+def more_action(referral: Referral, page: int = 1, limit: int = 300) -> str | None:
+    """The data of a "more services" button for a referral, within `limit` bytes; None if there is no need."""
+    ids = [i.id for i in referral.intents if i.tier != "meta"][:3]
+    while ids:
+        data = urlencode({"a": "more", "i": ",".join(ids), "p": page}, safe=",")
+        if len(data.encode()) <= limit:
+            return data
+        ids.pop()
+    return None
+
+
+def guess_lang(text: str) -> Lang:
+    """English when a message is written in Latin letters without any Japanese."""
+    return "en" if _LATIN.search(text) and not _KANA_KANJI.search(text) else "ja"
+
+
+@dataclass
+class Desk:
+    engine: Engine
+    store: Store
+    hasher: Hasher
+
+    def key(self, channel: str, platform_id: str) -> str:
+        return self.hasher.resident(channel, platform_id)
+
+    def context(self, key: str | None) -> ResidentContext:
+        row = self.store.resident(key) if key else None
+        if row is None:
+            return ResidentContext()
+        lang: Lang | None = row.lang if row.lang in ("ja", "en") else None  # type: ignore[assignment]
+        return ResidentContext(area=row.area, lat=row.lat, lon=row.lon, lang=lang)
+
+    def lang(self, key: str | None, text: str = "") -> Lang:
+        """The language to answer in: the resident's choice, else the message's, else Japanese."""
+        return self.context(key).lang or guess_lang(text)
+
+    def answer(self, channel: str, key: str | None, text: str, now: datetime | None = None) -> Answer:
+        """Route a resident's message; remember an area they named; log it without text or id."""
+        if key:
+            self.store.seen(key, channel)
+        context = self.context(key)
+        referral = self.engine.route(text, context, now)
+        area, learned = referral.area, None
+        if key and area is not None and area.how in NAMED and area.code != context.area:
+            self.store.remember(key, channel, area=area.code)
+            learned = area
+        self.store.log(channel, [i.id for i in referral.intents[:3]], area.code if area else None,
+                       referral.crisis)
+        return Answer(referral, learned)
+
+    def more(self, key: str | None, data: dict[str, str], lang: Lang, now: datetime | None = None) -> Referral | None:
+        """Page `p` of the services for the intents of a "more" button, past those already shown."""
+        ids = [i for i in data.get("i", "").split(",") if i in self.engine.intents]
+        page = int(data["p"]) if data.get("p", "").isdigit() else 1
+        if not ids or page < 1:
+            return None
+        # The first page is what a plain route of these needs shows; later pages are the rest.
+        first = self._route(ids, key, lang, now, router.RouteOptions())
+        shown = {h.service_id for h in first.services}
+        wide = router.RouteOptions(per_need=100, limit=1000)
+        rest = [h for h in self._route(ids, key, lang, now, wide).services if h.service_id not in shown]
+        services = tuple(rest[(page - 1) * PAGE: page * PAGE])
+        if not services:
+            return None
+        return replace(first, services=services, opening="", ask_area=False)
+
+    def lines_24h(self, key: str | None, lang: Lang, now: datetime | None = None) -> Referral:
+        """The crisis block on its own: the 24-hour lines open now, and 110/119."""
+        evidence = (Evidence(phrase="", found="", score=1.0, kind="menu"),)
+        match = Match(text="", readings="", intents=(IntentScore("suicide_risk", 1.0, "crisis", evidence),),
+                      crisis=True, crisis_why="asked for the 24-hour lines", lang=lang)
+        referral = self._route_match(match, key, now, router.RouteOptions())
+        return replace(referral, opening="")
+
+    def _route(self, ids: list[str], key: str | None, lang: Lang, now: datetime | None,
+               options: router.RouteOptions) -> Referral:
+        # The needs as if the matcher had found them (crisis ids too: their own services, not the crisis block).
+        scores = tuple(IntentScore(i, 1.0 - n / 10, "need") for n, i in enumerate(ids))
+        match = Match(text="", readings="", intents=scores, crisis=False, crisis_why="", lang=lang)
+        return self._route_match(match, key, now, options)
+
+    def _route_match(self, match: Match, key: str | None, now: datetime | None,
+                     options: router.RouteOptions) -> Referral:
+        e = self.engine
+        context = replace(self.context(key), lang=match.lang)
+        return router.route(match, context, now or datetime.now(TOKYO), e.catalogue, e.areas, e.intents, options)
+
+    def set_area(self, channel: str, key: str, query: str) -> Area | None:
+        area = self.engine.find_area(query.strip())
+        if area is not None:
+            self.store.remember(key, channel, area=area.code)
+        return area
+
+    def set_location(self, channel: str, key: str | None, lat: float, lon: float) -> Area | None:
+        """The area around a shared location; remembered with the (rounded) location."""
+        try:
+            area = self.engine.area_near(lat, lon)
+        except (ValueError, LookupError):
+            return None
+        if key:
+            self.store.remember(key, channel, area=area.code, lat=lat, lon=lon)
+        return area
+
+    def set_lang(self, channel: str, key: str, lang: Lang) -> None:
+        self.store.remember(key, channel, lang=lang)
+
+    def forget(self, key: str) -> bool:
+        return self.store.forget(key)
+
+    def first_delivery(self, event_id: str) -> bool:
+        return self.store.first_delivery(event_id)

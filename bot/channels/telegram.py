@@ -1,0 +1,308 @@
+"""Telegram: POST /webhooks/telegram <-> Desk, over python-telegram-bot.
+
+    X-Telegram-Bot-Api-Secret-Token == TELEGRAM_WEBHOOK_SECRET (constant time) -- else 403, nothing else
+    Update.de_json -> update_id seen before? -> skip | Application.update_queue -> handlers
+    handlers -> Desk (worker thread) -> sendMessage (HTML; numbers as text; URL and callback buttons)
+
+The same Application runs long polling for `bot telegram poll` (no public URL
+needed).  In groups the bot answers only when mentioned or replied to, and
+keeps nothing about anyone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import html
+import json
+import logging
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from telegram import (
+    Bot,
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    MessageEntity,
+    Update,
+)
+from telegram.constants import ChatType, ParseMode
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.channels import Desk, action, more_action, words
+from bot.render import name, render_text
+from bot.types import Lang, Referral
+
+log = logging.getLogger("bot.telegram")
+
+CHANNEL = "telegram"
+MAX_TEXT = 4096
+MAX_CALLBACK = 64
+MAX_URL_BUTTONS = 6
+ALLOWED_UPDATES = ["message", "callback_query"]
+COMMANDS = {
+    "start": ("はじめに・このボットについて", "About this bot"),
+    "help": ("使い方", "How to use"),
+    "area": ("地域を設定（例：/area 浜松市）", "Set your area (e.g. /area Hamamatsu)"),
+    "lang": ("English / 日本語", "English / 日本語"),
+    "forget": ("覚えている設定を削除", "Delete what the bot remembers about you"),
+}
+
+
+class TelegramChannel:
+    def __init__(self, desk: Desk, token: str, secret: str | None, api_base: str, polling: bool = False) -> None:
+        self.desk = desk
+        self.secret = secret
+        builder = Application.builder().token(token).base_url(f"{api_base}/bot").concurrent_updates(True)
+        if not polling:
+            builder = builder.updater(None)
+        self.app = builder.build()
+        for command, handler in (("start", self.on_start), ("help", self.on_help), ("area", self.on_area),
+                                 ("lang", self.on_lang), ("forget", self.on_forget)):
+            self.app.add_handler(CommandHandler(command, handler))
+        # Any other command in a private chat gets the help text.
+        self.app.add_handler(MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE, self.on_help))
+        self.app.add_handler(MessageHandler(filters.LOCATION, self.on_location))
+        self.app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.on_text))
+        self.app.add_handler(CallbackQueryHandler(self.on_button))
+        self.app.add_error_handler(self.on_error)
+
+    async def start(self) -> None:
+        """Calls getMe (the bot's own name, for mentions) and starts handling queued updates."""
+        await self.app.initialize()
+        await self.app.start()
+
+    async def stop(self) -> None:
+        if self.app.running:
+            await self.app.stop()
+        await self.app.shutdown()
+
+    # The edge
+
+    async def webhook(self, request: Request) -> Response:
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        if not self.secret or not hmac.compare_digest(given.encode(), self.secret.encode()):
+            return JSONResponse({"error": "forbidden"}, 403)
+        try:
+            update = Update.de_json(json.loads(await request.body()), self.app.bot)
+        except Exception as e:  # noqa: BLE001
+            # Answered 200: Telegram would otherwise retry an update no retry can mend.
+            log.warning("telegram: unreadable update ignored (%s)", type(e).__name__)
+            return JSONResponse({"ok": False, "ignored": "unreadable update"})
+        if not await asyncio.to_thread(self.desk.first_delivery, f"{CHANNEL}:{update.update_id}"):
+            log.info("telegram: update delivered again; answered already")
+            return JSONResponse({"ok": True, "duplicate": True})
+        await self.app.update_queue.put(update)
+        return JSONResponse({"ok": True})
+
+    # Who is writing, and in which language
+
+    def _key(self, update: Update) -> str | None:
+        """The resident's keyed hash in a private chat; None in groups (nothing is kept there)."""
+        chat, user = update.effective_chat, update.effective_user
+        if chat is None or user is None or chat.type != ChatType.PRIVATE:
+            return None
+        return self.desk.key(CHANNEL, str(user.id))
+
+    def _addressed(self, message: Message) -> str | None:
+        """The text meant for the bot: all of it in private; in groups only when mentioned or replied to."""
+        text = message.text or ""
+        if message.chat.type == ChatType.PRIVATE:
+            return text
+        handle = f"@{self.app.bot.username}".lower()
+        mentions = [e for e, t in message.parse_entities([MessageEntity.MENTION]).items() if t.lower() == handle]
+        replied = message.reply_to_message is not None and message.reply_to_message.from_user is not None \
+            and message.reply_to_message.from_user.id == self.app.bot.id
+        if not mentions and not replied:
+            return None
+        for entity in sorted(mentions, key=lambda e: e.offset, reverse=True):
+            # Entity offsets count UTF-16 code units.
+            units = text.encode("utf-16-le")
+            text = (units[: 2 * entity.offset] + units[2 * (entity.offset + entity.length):]).decode("utf-16-le")
+        return text.strip()
+
+    async def _send(self, update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+        chat = update.effective_chat
+        if chat is None:
+            return
+        await self.app.bot.send_message(chat.id, _cut_lines(text, MAX_TEXT), parse_mode=ParseMode.HTML,
+                                        reply_markup=markup,
+                                        link_preview_options=LinkPreviewOptions(is_disabled=True))
+
+    async def _lang(self, key: str | None, text: str = "") -> Lang:
+        return await asyncio.to_thread(self.desk.lang, key, text)
+
+    # Handlers
+
+    async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or (text := self._addressed(message)) is None:
+            return
+        key = self._key(update)
+        if not text:
+            lang = await self._lang(key)
+            await self._send(update, html.escape(words.ASK[lang]))
+            return
+        answer = await asyncio.to_thread(self.desk.answer, CHANNEL, key, text)
+        referral = answer.referral
+        if answer.only_area and answer.learned is not None:
+            said = words.AREA_SET[referral.lang].format(name=answer.learned.name)
+            await self._send(update, html.escape(said), controls(referral.lang, key is None))
+            return
+        await self._send(update, referral_html(referral), keyboard(referral, key is None))
+
+    async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        key = self._key(update)
+        if key:
+            await asyncio.to_thread(self.desk.store.seen, key, CHANNEL)
+        lang = await self._lang(key)
+        await self._send(update, html.escape(words.WELCOME[lang]), controls(lang, key is None))
+
+    async def on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        lang = await self._lang(self._key(update))
+        await self._send(update, html.escape(words.HELP[lang]))
+
+    async def on_area(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        key = self._key(update)
+        lang = await self._lang(key)
+        query = " ".join(context.args or [])
+        if key is None:
+            await self._send(update, html.escape(words.GROUP_NOTHING_STORED[lang]))
+        elif not query:
+            await self._send(update, html.escape(words.ASK_AREA[lang]))
+        elif area := await asyncio.to_thread(self.desk.set_area, CHANNEL, key, query):
+            await self._send(update, html.escape(words.AREA_SET[lang].format(name=area.name)))
+        else:
+            await self._send(update, html.escape(words.AREA_UNKNOWN[lang].format(query=query[:40])))
+
+    async def on_lang(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        key = self._key(update)
+        current = await self._lang(key)
+        wanted = (context.args or [""])[0].lower()
+        chosen: Lang = "en" if wanted.startswith("en") else "ja" if wanted.startswith(("ja", "jp", "日")) \
+            else words.other(current)
+        if key:
+            await asyncio.to_thread(self.desk.set_lang, CHANNEL, key, chosen)
+        await self._send(update, html.escape(words.LANG_SET[chosen]))
+
+    async def on_forget(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        key = self._key(update)
+        lang = await self._lang(key)
+        if key is None:
+            await self._send(update, html.escape(words.GROUP_NOTHING_STORED[lang]))
+            return
+        await asyncio.to_thread(self.desk.forget, key)
+        await self._send(update, html.escape(words.FORGOTTEN[lang]))
+
+    async def on_location(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or message.location is None or message.chat.type != ChatType.PRIVATE:
+            return
+        key = self._key(update)
+        lang = await self._lang(key)
+        where = message.location
+        area = await asyncio.to_thread(self.desk.set_location, CHANNEL, key, where.latitude, where.longitude)
+        said = words.LOCATION_SET[lang].format(name=area.name) if area else words.LOCATION_FAILED[lang]
+        await self._send(update, html.escape(said))
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        await query.answer()
+        key = self._key(update)
+        lang = await self._lang(key)
+        act = action(query.data or "")
+        kind = act.get("a")
+        if kind == "more":
+            referral = await asyncio.to_thread(self.desk.more, key, act, lang)
+            if referral is None:
+                await self._send(update, html.escape(words.NO_MORE[lang]))
+                return
+            page = int(act.get("p", "1"))
+            await self._send(update, referral_html(referral),
+                             keyboard(referral, key is None, more=more_action(referral, page + 1, MAX_CALLBACK)))
+        elif kind == "24h":
+            referral = await asyncio.to_thread(self.desk.lines_24h, key, lang)
+            await self._send(update, referral_html(referral), keyboard(referral, key is None, more=None))
+        elif kind in ("area", "near"):
+            await self._send(update, html.escape(words.ASK_AREA[lang]))
+        elif kind == "lang" and act.get("l") in ("ja", "en"):
+            chosen: Lang = "en" if act["l"] == "en" else "ja"
+            if key:
+                await asyncio.to_thread(self.desk.set_lang, CHANNEL, key, chosen)
+            await self._send(update, html.escape(words.LANG_SET[chosen]), controls(chosen, key is None))
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        error = context.error
+        log.error("telegram: %s while handling an update", type(error).__name__)
+        log.debug("traceback (may name values, so DEBUG only)", exc_info=error)
+        if isinstance(update, Update) and not isinstance(error, TelegramError):
+            with contextlib.suppress(TelegramError):
+                await self._send(update, html.escape(words.TROUBLE["ja"]))
+
+
+async def register_webhook(bot: Bot, url: str, secret: str) -> None:
+    """Point Telegram at `url`, sending `secret` with every update; list the commands in the menu."""
+    await bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
+    await set_commands(bot)
+
+
+async def set_commands(bot: Bot) -> None:
+    for lang, index in (("ja", 0), ("en", 1)):
+        await bot.set_my_commands([BotCommand(c, d[index]) for c, d in COMMANDS.items()], language_code=lang)
+
+
+# Referral -> Telegram message (pure)
+
+
+def referral_html(referral: Referral) -> str:
+    """The shared plain-text referral (bot.render), escaped for HTML, its first line in bold."""
+    text = render_text(referral)
+    first, _, rest = text.partition("\n")
+    if referral.opening and first == referral.opening:
+        return f"<b>{html.escape(first)}</b>\n{html.escape(rest)}".rstrip()
+    return html.escape(text)
+
+
+def keyboard(referral: Referral, group: bool, more: str | None = "auto") -> InlineKeyboardMarkup:
+    """URL buttons for the services' websites, then more / area / language."""
+    lang = referral.lang
+    rows = [[InlineKeyboardButton(_cut(f"🌐 {name(h, lang)}", 40), url=h.url)]
+            for h in referral.services if h.url and h.url.startswith(("https://", "http://"))][:MAX_URL_BUTTONS]
+    if more == "auto":
+        more = more_action(referral, 1, MAX_CALLBACK) if referral.services else None
+    return InlineKeyboardMarkup([*rows, *controls(lang, group, more).inline_keyboard])
+
+
+def controls(lang: Lang, group: bool, more: str | None = None) -> InlineKeyboardMarkup:
+    row = []
+    if more:
+        row.append(InlineKeyboardButton(words.MORE[lang], callback_data=more))
+    if not group:
+        row.append(InlineKeyboardButton(words.SET_AREA[lang], callback_data="a=area"))
+        row.append(InlineKeyboardButton(words.LANG_BUTTON[lang], callback_data=f"a=lang&l={words.other(lang)}"))
+    return InlineKeyboardMarkup([row] if row else [])
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _cut_lines(text: str, limit: int) -> str:
+    """At most `limit` characters, cut at a line end so no HTML tag is split."""
+    if len(text) <= limit:
+        return text
+    return text[: text.rfind("\n", 0, limit)]

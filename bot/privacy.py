@@ -1,0 +1,54 @@
+"""Keyed hashes: the only form in which a platform id is ever stored.
+
+    ("line", "U4af4980629...") --HMAC-SHA256(server key)--> "9c1f...e2" (resident key)
+
+The server key comes from TSUNAGU_HASH_KEY; without it a random key is kept in
+a file beside the SQLite database (mode 0600).  Losing the key only forgets
+who is who: stored areas can no longer be matched to residents.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+KEY_FILE_SUFFIX = ".hashkey"
+
+
+@dataclass(frozen=True)
+class Hasher:
+    key: bytes
+
+    def resident(self, channel: str, platform_id: str) -> str:
+        """The stored key of a resident: the same id on another channel is another resident."""
+        message = f"{channel}\x00{platform_id}".encode()
+        return hmac.new(self.key, message, hashlib.sha256).hexdigest()
+
+
+def load_key(env_key: str | None, sqlite_path: Path | None) -> tuple[Hasher, str]:
+    """The hasher and a line for the start-up log saying where its key came from."""
+    if env_key:
+        return Hasher(env_key.encode()), "hash key: TSUNAGU_HASH_KEY"
+    path = (sqlite_path or Path("tsunagu.db")).with_suffix(KEY_FILE_SUFFIX)
+    if path.exists():
+        return Hasher(path.read_bytes().strip()), f"hash key: {path}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written whole to a 0600 temporary file, then linked into place: another
+    # worker starting at the same moment sees either no key or the whole key.
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(secrets.token_hex(32).encode())
+    try:
+        os.link(tmp, path)
+        note = (f"hash key: TSUNAGU_HASH_KEY not set; generated {path} (0600). "
+                "Keep it with the database, or set TSUNAGU_HASH_KEY")
+    except FileExistsError:
+        note = f"hash key: {path}"
+    finally:
+        tmp.unlink()
+    return Hasher(path.read_bytes().strip()), note

@@ -1,0 +1,102 @@
+"""The server's memory: keyed residents, redelivery ids, an anonymous log; schema by alembic."""
+
+from __future__ import annotations
+
+import os
+import stat
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import inspect
+
+from bot import migrations
+from bot.privacy import load_key
+from bot.settings import Settings
+from bot.store import Store
+
+
+@pytest.fixture
+def url(tmp_path) -> str:
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    migrations.upgrade(url)
+    return url
+
+
+@pytest.fixture
+def store(url):
+    s = Store(url)
+    yield s
+    s.close()
+
+
+def test_upgrade_creates_the_schema_and_is_idempotent(url):
+    assert migrations.current(url) == migrations.head()
+    assert migrations.upgrade_if_behind(url) is None
+    tables = set(inspect(Store(url).engine).get_table_names())
+    assert {"residents", "processed_events", "referral_log", "alembic_version"} <= tables
+
+
+def test_a_fresh_database_is_brought_to_head(tmp_path):
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    assert migrations.upgrade_if_behind(url) == migrations.head()
+
+
+def test_an_event_is_first_delivered_once_even_across_stores(url, store):
+    other_worker = Store(url)
+    assert store.first_delivery("line:01ABC")
+    assert not store.first_delivery("line:01ABC")
+    assert not other_worker.first_delivery("line:01ABC")
+    assert other_worker.first_delivery("line:01ABD")
+
+
+def test_expired_event_ids_are_purged(store):
+    assert store.first_delivery("telegram:1", ttl=timedelta(seconds=-1))
+    store._purged = 0.0  # as if the last purge was long ago
+    assert store.first_delivery("telegram:2")
+    assert store.first_delivery("telegram:1")
+
+
+def test_a_resident_is_remembered_by_key_with_a_rounded_location(store):
+    store.remember("k" * 64, "line", area="221309", lat=34.71234, lon=137.72589, lang="en")
+    row = store.resident("k" * 64)
+    assert (row.area, row.lat, row.lon, row.lang) == ("221309", 34.71, 137.73, "en")
+    assert store.forget("k" * 64)
+    assert store.resident("k" * 64) is None
+    assert not store.forget("k" * 64)
+
+
+def test_the_log_holds_no_text_and_no_id(store):
+    store.log("telegram", ["suicide_risk", "financial_hardship"], "13", True)
+    row = store.recent_log()[0]
+    assert (row.channel, row.intents, row.area, row.crisis) == ("telegram", "suicide_risk,financial_hardship", "13", True)
+    assert set(row.model_dump()) == {"id", "at", "channel", "intents", "area", "crisis"}
+
+
+def test_keyed_hashes_differ_by_channel_and_key(tmp_path):
+    hasher, _ = load_key("one key", None)
+    other, _ = load_key("another key", None)
+    assert hasher.resident("line", "U1") == hasher.resident("line", "U1")
+    assert hasher.resident("line", "U1") != hasher.resident("telegram", "U1")
+    assert hasher.resident("line", "U1") != other.resident("line", "U1")
+    assert "U1" not in hasher.resident("line", "U1")
+
+
+def test_without_a_key_one_is_generated_beside_the_database_with_0600(tmp_path):
+    db = tmp_path / "bot.db"
+    hasher, said = load_key(None, db)
+    key_file = tmp_path / "bot.hashkey"
+    assert "generated" in said and str(key_file) in said
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    again, said_again = load_key(None, db)
+    assert again == hasher and "generated" not in said_again
+
+
+def test_settings_from_the_environment():
+    s = Settings.from_env({"PORT": "9000", "LINE_CHANNEL_SECRET": "s", "LINE_CHANNEL_ACCESS_TOKEN": "t",
+                           "TELEGRAM_BOT_TOKEN": "1:x", "TELEGRAM_API_BASE": "http://127.0.0.1:1/"})
+    assert s.port == 9000 and s.line_on and not s.telegram_on
+    assert s.telegram_api_base == "http://127.0.0.1:1"
+    assert s.line_data_api_base == "https://api-data.line.me"
+    assert s.problems() == ["Telegram is off: TELEGRAM_WEBHOOK_SECRET not set"]
+    assert Settings.from_env({}).sqlite_path.name == "tsunagu.db"
+    assert Settings.from_env({"DATABASE_URL": "postgresql://h/db"}).sqlite_path is None
