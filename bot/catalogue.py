@@ -28,7 +28,7 @@ STATUS = ("active", "paused", "ended")
 REQUIRED = ("id", "name", "kind", "intents", "area", "source_url", "source_date", "confidence", "status")
 FIELDS = set(REQUIRED) | {
     "name_en", "phone", "phone_alt", "url", "line_url", "hours", "hours_text", "free", "for_whom",
-    "languages", "address", "lat", "lon", "checked", "notes",
+    "languages", "address", "lat", "lon", "checked", "notes", "excludes",
 }
 # 0120-279-338, 0570-078374, 0800-100-2707, 090-1234-5678; #8891; 110/119/189/188
 PHONE = re.compile(r"^(#\d{4}|1\d\d|0[\d-]+)$")
@@ -62,6 +62,7 @@ class Service:
     lon: float | None = None
     checked: date | None = None
     notes: str | None = None
+    excludes: tuple[str, ...] = ()  # areas inside `area` it does not serve (a prefecture centre's 政令市)
     line: int = 0  # where it stands in the file, for messages
 
     @property
@@ -220,6 +221,10 @@ def load_catalogue(
         for area in areas:
             if area != "national" and area_codes is not None and area not in area_codes:
                 bad("area", f"{sid}: area {area!r} is not national, a prefecture code (\"22\") or a local government code")
+        excludes = tuple(str(a).strip() for a in raw.get("excludes") or [])
+        for area in excludes:
+            if area_codes is not None and area not in area_codes:
+                bad("excludes", f"{sid}: excludes {area!r} is not a local government code")
         if "national" in areas and len(areas) > 1:
             bad("area", f"{sid}: area is either national or a list of codes")
         phones = [raw.get("phone")] + [a.get("number") if isinstance(a, dict) else a for a in raw.get("phone_alt") or []]
@@ -283,6 +288,7 @@ def load_catalogue(
                 lon=lon,
                 checked=checked,
                 notes=raw.get("notes"),
+                excludes=excludes,
                 line=line,
             )
         )

@@ -71,6 +71,12 @@ class Engine:
             options or RouteOptions(),
         )
 
+    def route_match(self, match: Match, context: ResidentContext, now: datetime | None = None,
+                    options: RouteOptions | None = None) -> Referral:
+        """Route needs already known (a "more" button, the 24-hour menu) without matching text."""
+        return route(match, context, now or datetime.now(TOKYO), self.catalogue, self.areas, self.intents,
+                     options or RouteOptions())
+
     # -- catalogue ----------------------------------------------------------------------------
 
     def reload(self) -> list[str]:

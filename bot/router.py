@@ -174,8 +174,9 @@ def _for_need(intent: str, catalogue: Catalogue, now: datetime, area: Area | Non
 
     local: list[tuple[tuple, ServiceHit]] = []
     if area is not None:
-        for s in catalogue.covering(intent, areas.chain(area.code)):
-            if s.status != "active":
+        chain = areas.chain(area.code)
+        for s in catalogue.covering(intent, chain):
+            if s.status != "active" or set(s.excludes) & set(chain):
                 continue
             level = areas.level(s.areas, area.code)
             if level is None:

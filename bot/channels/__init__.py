@@ -20,7 +20,6 @@ from urllib.parse import parse_qsl, urlencode
 
 from bot import router
 from bot.engine import Engine
-from bot.hours import TOKYO
 from bot.privacy import Hasher
 from bot.store import Store
 from bot.types import Area, Evidence, IntentScore, Lang, Match, Referral, ResidentContext
@@ -137,9 +136,8 @@ class Desk:
 
     def _route_match(self, match: Match, key: str | None, now: datetime | None,
                      options: router.RouteOptions) -> Referral:
-        e = self.engine
         context = replace(self.context(key), lang=match.lang)
-        return router.route(match, context, now or datetime.now(TOKYO), e.catalogue, e.areas, e.intents, options)
+        return self.engine.route_match(match, context, now, options)
 
     def set_area(self, channel: str, key: str, query: str) -> Area | None:
         area = self.engine.find_area(query.strip())
