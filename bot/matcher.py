@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
+from itertools import chain
 
 import jaconv
 from rapidfuzz.distance import Levenshtein
@@ -60,7 +61,8 @@ SKELETON_DROP = {"て", "た", "だ", "ます", "です", "仕舞う", "ちゃ�
 # (殴られている is now; 殴られることもある is not), so they meet as 居る.
 SKELETON_PROGRESSIVE = {"居る", "てる", "とる", "ちょる", "おる"}
 SKELETON_NEGATION = {"ない", "無い", "ぬ", "ず", "ん", "へん", "ひん", "ねえ", "ねぇ"}
-_REPEATS = re.compile(r"(.{3,}?)\1+")  # しにたいしにたいしにたい -> しにたい
+# しにたいしにたいしにたい -> しにたい; units of four or more, so きゅうきゅうしゃ stays.
+_REPEATS = re.compile(r"(.{4,}?)\1+")
 _ROMAJI_WORD = re.compile(r"[a-z]+")
 _EN_FUNCTION = {"i", "a", "the", "and", "to", "my", "have", "is", "am", "are", "you", "me", "not", "of", "in",
                 "with", "for", "it", "so", "do", "be", "he", "she", "we", "they", "on", "at", "can", "no", "help"}
@@ -150,6 +152,7 @@ class Matcher:
                 for g in _bigrams(p.reading):
                     self._fuzzy_grams[g].add(i)
         self._max_kana = max((len(k) for k in self._by_kana), default=0)
+        self._kana_prefixes = {k[:n] for k in self._by_kana for n in range(1, len(k) + 1)}
         self._gram_count = [len(_bigrams(p.reading)) for p in self.phrases]
         self._max_fuzzy = max((len(p.reading) for p in self.phrases), default=0) + 2
 
@@ -166,6 +169,7 @@ class Matcher:
                 intents_with[w].add(ex.intent)
         n = max(len(specs), 1)
         self.idf = {w: math.log(1 + n / len(s)) for w, s in intents_with.items()}
+        self._example_total = [sum(self.idf.get(w, 1.0) for w in ex.words) for ex in self.examples]
         self._examples_by_word: dict[str, list[int]] = defaultdict(list)
         for i, ex in enumerate(self.examples):
             for w in ex.words:
@@ -220,18 +224,22 @@ class Matcher:
             _View.of([t.key for t in tokens]),
             _View.of([t.reading for t in tokens]),
         )
+        prefixes = self._kana_prefixes
         for n_view, view in enumerate(views):
+            if n_view == 1 and view.text == views[0].text:
+                break  # all typed in kana: the readings add nothing
             ends = view.starts[1:] + [len(view.text)]
             for i, a in enumerate(view.starts):
                 for j in range(i + 1, min(len(ends), i + MAX_WINDOW) + 1):
                     b = ends[j - 1]
-                    if b - a > self._max_kana:
-                        break
-                    for p, kind in self._by_kana.get(view.text[a:b], ()):
+                    window = view.text[a:b]
+                    if window not in prefixes:
+                        break  # no phrase starts like this: a longer window cannot match either
+                    for p, kind in self._by_kana.get(window, ()):
                         # A kana match starts on a word, not a particle (の相談|が|したい holds
                         # がし, which is not 餓死), and a two-kana match must be one whole word.
-                        if tokens[i].pos in ("助詞", "助動詞") and p.lemmas[0] != tokens[i].lemma:
-                            continue
+                        if b - a < 4 and tokens[i].pos in ("助詞", "助動詞") and p.lemmas[0] != tokens[i].lemma:
+                            continue  # (a longer kana run may start on a mis-read particle: に|ん|ち|しょう)
                         if b - a < 3 and j - i > 1:
                             continue
                         # Readings stand in for words the resident wrote in kana. A whole
@@ -259,7 +267,7 @@ class Matcher:
         # Only words typed in kana can hold a kana typo: the rest of the message is skipped.
         kana_runs, run = [], []
         for t in tokens:
-            if _kana_written((t,)):
+            if t.pos != "助詞" and _kana_written((t,)):
                 run.append(t.reading)
             elif run:
                 kana_runs.append("".join(run))
@@ -269,10 +277,7 @@ class Matcher:
         grams = set().union(*(_bigrams(r) for r in kana_runs)) if kana_runs else set()
         if not grams:
             return
-        counts: dict[int, int] = defaultdict(int)
-        for g in grams:
-            for i in self._fuzzy_grams.get(g, ()):
-                counts[i] += 1
+        counts = Counter(chain.from_iterable(self._fuzzy_grams.get(g, ()) for g in grams))
         firsts = {view.text[a] for a in view.starts if a < len(view.text)}
         for idx, shared in counts.items():
             p = self.phrases[idx]
@@ -311,8 +316,7 @@ class Matcher:
         for i in candidates:
             ex = self.examples[i]
             shared = ex.words & words
-            total = sum(self.idf.get(w, 1.0) for w in ex.words)
-            cover = sum(self.idf.get(w, 1.0) for w in shared) / total
+            cover = sum(self.idf.get(w, 1.0) for w in shared) / self._example_total[i]
             # One shared word is weak evidence, however short the example.
             if len(shared) < 2:
                 cover *= 0.5

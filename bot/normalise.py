@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _KATA_START, _KATA_END = 0x30A1, 0x30F6
 _SMALL_VOWELS = str.maketrans("ぁぃぅぇぉゎゕゖ", "あいうえおわかけ")
@@ -53,6 +54,7 @@ def clean(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+@lru_cache(maxsize=65536)
 def kana_key(text: str) -> str:
     """A comparison key: clean(), then hiragana, with long vowels spelled out.
 
