@@ -337,8 +337,11 @@ class Matcher:
         crisis_bits = []
         for intent, evs in by_intent.items():
             evs.sort(key=lambda e: -e.score)
+            # Negated phrases say one thing however many of them match: only the best counts.
+            negated = [e for e in evs if e.negated][:1]
+            counted = [e for e in evs if not e.negated][:4] + negated
             miss = 1.0
-            for e in evs[:4]:
+            for e in counted:
                 miss *= 1 - min(e.score, 0.99)
             score = round(1 - miss, 3)
             spec = self.specs[intent]
@@ -407,6 +410,8 @@ def skeleton(tokens) -> list[tuple[int, str]]:
             out.append((i, "ない"))
         elif t.lemma in SKELETON_PROGRESSIVE and i:
             out.append((i, "居る"))
+        elif t.pos2 == "接続助詞" and t.lemma not in ("て", "で"):
+            out.append((i, t.lemma))  # conditions stay: 〜いなくなれば is not 〜いなくなったら
         elif t.pos in SKELETON_DROP_POS or t.lemma in SKELETON_DROP:
             continue
         else:
