@@ -339,7 +339,14 @@ class Matcher:
             evs.sort(key=lambda e: -e.score)
             # Negated phrases say one thing however many of them match: only the best counts.
             negated = [e for e in evs if e.negated][:1]
-            counted = [e for e in evs if not e.negated][:4] + negated
+            # Several phrases found on the same words (眠れない, 眠れへん) are one piece of evidence.
+            seen_found: set[str] = set()
+            live = []
+            for e in evs:
+                if not e.negated and (e.kind == "example" or e.found not in seen_found):
+                    seen_found.add(e.found)
+                    live.append(e)
+            counted = live[:4] + negated
             miss = 1.0
             for e in counted:
                 miss *= 1 - min(e.score, 0.99)
