@@ -19,6 +19,7 @@ install-test: $(BIN)/python
 # docs/channels.md).  `make chat` talks to the bot in the terminal instead.
 run: install
 	$(BIN)/bot db upgrade
+	@echo 'staff console: http://127.0.0.1:8000/console/  (first account: $(BIN)/bot user add NAME --role operator)'
 	$(BIN)/bot serve --host 127.0.0.1 --port 8000
 
 chat: install

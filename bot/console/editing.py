@@ -226,10 +226,9 @@ def form_values(entry: dict[str, Any] | None) -> dict[str, str]:
             out[key] = " ".join(str(v) for v in value)
         elif key == "hours":
             buf = io.StringIO()
-            y = YAML(typ="safe", pure=True)
+            y = _yaml()
             y.default_flow_style = True
-            y.width = 4096
-            y.dump(_plain(value), buf)
+            y.dump(_flow(_quote_times(value)), buf)  # as written in the file: key order, quoted times
             out[key] = buf.getvalue().strip()
         elif key == "free":
             out[key] = "true" if value is True else "false" if value is False else ""
@@ -247,6 +246,22 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, str):
         return str(value)
+    return value
+
+
+_TIME = re.compile(r"^\d{1,2}:\d{2}$")
+
+
+def _quote_times(value: Any) -> Any:
+    """"10:00" stays a quoted string: a YAML 1.1 reader would take 10:00 for the number 600."""
+    if isinstance(value, dict):
+        for k in list(value):
+            value[k] = _quote_times(value[k])
+        return value
+    if isinstance(value, list):
+        return [_quote_times(v) for v in value]
+    if isinstance(value, str) and _TIME.match(value):
+        return DoubleQuotedScalarString(value)
     return value
 
 
@@ -284,7 +299,7 @@ def _parse_field(key: str, text: str, problems: list[str]) -> Any:
         return DoubleQuotedScalarString(text)
     if key == "hours":
         try:
-            value = YAML(typ="safe", pure=True).load(text)
+            value = _yaml().load(text)
         except YAMLError as exc:
             problems.append(f"hours: YAMLとして読めません: {getattr(exc, 'problem', exc)}")
             return None
@@ -294,7 +309,7 @@ def _parse_field(key: str, text: str, problems: list[str]) -> Any:
             except (HoursError, ValueError) as exc:
                 problems.append(f"hours: {exc}")
                 return None
-        return _flow(value)
+        return _flow(_quote_times(value))
     if key == "free":
         return {"true": True, "false": False}.get(text)
     if key in ("lat", "lon"):
