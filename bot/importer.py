@@ -187,12 +187,26 @@ ORDER = ("id", "name", "name_en", "kind", "intents", "phone", "url", "line_url",
          "checked", "status", "notes")
 
 
+def _represent_none(representer, data):
+    return representer.represent_scalar("tag:yaml.org,2002:null", "null")
+
+
 def _yaml() -> YAML:
+    """Round-trip YAML that writes services.yaml back the way people wrote it (null, not empty)."""
     y = YAML(typ="rt")
     y.width = 4096
     y.preserve_quotes = True
-    y.indent(mapping=2, sequence=2, offset=0)
+    # Nested lists are indented under their key (ruamel applies this to the top level too;
+    # dump_catalogue takes those two spaces back, so `- id:` stays at the margin).
+    y.indent(mapping=2, sequence=4, offset=2)
+    y.representer.add_representer(type(None), _represent_none)
     return y
+
+
+def dump_catalogue(y: YAML, data) -> str:
+    buf = io.StringIO()
+    y.dump(data, buf)
+    return "".join(line[2:] if line.startswith("  ") else line for line in buf.getvalue().splitlines(keepends=True))
 
 
 def _plain(value):
@@ -244,9 +258,7 @@ def merge(plan: Plan, catalogue_path: Path, intent_ids: set[str], area_codes: se
             plan.changed.append((entry["id"], changed))
         else:
             plan.unchanged.append(entry["id"])
-    buf = io.StringIO()
-    y.dump(data, buf)
-    text = buf.getvalue()
+    text = dump_catalogue(y, data)
     try:
         load_catalogue(catalogue_path, intent_ids, area_codes, text=text)
     except CatalogueError as exc:
