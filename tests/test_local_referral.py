@@ -50,3 +50,10 @@ def test_an_unknown_place_gets_national_lines_and_a_question_about_the_area():
 def test_a_need_with_no_service_anywhere_still_gets_somewhere_real():
     referral = route("住む家がなくなりそうです")
     assert referral.services
+
+
+def test_a_prefecture_centre_that_excludes_the_city_is_not_offered_there():
+    hamamatsu = [h.service_id for h in route("ひきこもりの相談", area="221309").services]
+    assert "hik_shizuoka" not in hamamatsu and "hik_hamamatsu" in hamamatsu
+    numazu = [h.service_id for h in route("ひきこもりの相談", area=engine().find_area("沼津市").code).services]
+    assert "hik_shizuoka" in numazu
