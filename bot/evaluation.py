@@ -21,7 +21,7 @@ from bot.engine import Engine
 class Case:
     text: str
     expect: list[str]
-    crisis: str = "any"  # "true" | "absent" | "any"
+    crisis: str = "absent"  # "true" | "absent" (also: the key left out) | "any"
     also: list[str] = field(default_factory=list)
     source: str = ""
 
@@ -50,7 +50,9 @@ def load_cases(path: Path | str, text: str | None = None) -> list[Case]:
     for i, item in enumerate(raw, 1):
         if not isinstance(item, dict) or not isinstance(item.get("text"), str) or not item.get("expect"):
             raise CaseError(f"{path}: case {i} needs text and expect")
-        crisis = item.get("crisis", "any")
+        # No crisis key means the flag must stay down, as in shared/referrals/dev.yaml:
+        # "absent" is the key's absence (a raised flag there is a false alarm).
+        crisis = item.get("crisis", "absent")
         crisis = {True: "true", False: "absent", None: "any"}.get(crisis, str(crisis))
         if crisis not in ("true", "absent", "any"):
             raise CaseError(f"{path}: case {i}: crisis must be true, any or absent")

@@ -37,6 +37,10 @@ MAX_WINDOW = 10  # tokens a phrase may span
 # eight kana, two beyond.
 MIN_FUZZY = 6
 SUBSUMED_FACTOR = 0.5
+# 「薬…ためる」: parts in order with up to GAP meaningful words between them, for what people
+# say around a word rather than next to it (薬を2か月分ためてある).
+GAP_MARK = "…"
+GAP = 6
 
 # Lemmas that carry no need on their own; they must not make two messages look alike.
 STOP_LEMMAS = {
@@ -123,8 +127,14 @@ class Matcher:
     def __init__(self, specs: dict[str, IntentSpec]):
         self.specs = specs
         self.phrases: list[_Phrase] = []
+        self.gapped: list[tuple[_Phrase, tuple[tuple[str, ...], ...]]] = []
         for spec in specs.values():
             for p in spec.phrases:
+                if GAP_MARK in p.text:
+                    parts = tuple(tuple(k for _, k in skeleton(tokenize(part))) for part in p.text.split(GAP_MARK))
+                    if all(parts):
+                        self.gapped.append((_Phrase(spec.id, p.text, p.weight, p.kind, (), "", "", ()), parts))
+                    continue
                 toks = tokenize(p.text)
                 if not toks:
                     continue
@@ -153,6 +163,13 @@ class Matcher:
                     self._fuzzy_grams[g].add(i)
         self._max_kana = max((len(k) for k in self._by_kana), default=0)
         self._kana_prefixes = {k[:n] for k in self._by_kana for n in range(1, len(k) + 1)}
+        # A crisis message cut off as it is sent (「…しにた」): the phrase less its last kana,
+        # at the very end of the message.
+        self._cut_short: dict[str, _Phrase] = {}
+        for p in self.phrases:
+            if self.specs[p.intent].tier == "crisis" and p.kind == "keyword" and len(p.surface) >= 4 \
+                    and all("\u3041" <= c <= "\u309f" for c in p.reading):
+                self._cut_short.setdefault(p.reading[:-1], p)
         self._gram_count = [len(_bigrams(p.reading)) for p in self.phrases]
         self._max_fuzzy = max((len(p.reading) for p in self.phrases), default=0) + 2
 
@@ -197,7 +214,9 @@ class Matcher:
         found: dict[tuple[str, str], tuple[str, Evidence, int, int]] = {}
 
         def add(p: _Phrase, start: int, end: int, found_text: str, kind: str, sim: float) -> None:
-            negated = _negated(tokens, start, end)
+            # "If I collapse" is not danger happening now: weighed like a negation.
+            negated = _negated(tokens, start, end) or (
+                self.specs[p.intent].tier == "crisis" and _hypothetical(tokens, end))
             score = p.weight * sim * (NEGATED_FACTOR if negated else 1.0)
             ev = Evidence(p.text, found_text, round(score, 3), kind if p.kind == "keyword" else f"weak-{kind}", negated)
             key = (p.intent, p.text)
@@ -219,6 +238,12 @@ class Matcher:
                 if tuple(bone_keys[bi:bi + n]) == p.skeleton:
                     i, j = bones[bi][0], bones[bi + n - 1][0] + 1
                     add(p, i, j, "".join(t.surface for t in tokens[i:j]), "skeleton", 0.9)
+
+        for p, parts in self.gapped:
+            span = _gapped_span(bone_keys, parts)
+            if span is not None:
+                i, j = bones[span[0]][0], bones[span[1] - 1][0] + 1
+                add(p, i, j, "".join(t.surface for t in tokens[i:j]), "gapped", 0.9)
 
         views = (
             _View.of([t.key for t in tokens]),
@@ -247,10 +272,17 @@ class Matcher:
                         # a reading across several odd pieces is a mis-conversion (氏にたい).
                         sim = 1.0
                         if n_view == 1 and not _kana_written(tokens[i:j]):
-                            if j - i < 2:
+                            # A verb typed in kanji was meant (行きとうない is not 生きとうない);
+                            # IME slips land on nouns (氏, 市).
+                            if j - i < 2 or any(t.pos in ("動詞", "形容詞") and not _kana_written((t,))
+                                                for t in tokens[i:j]):
                                 continue
                             sim = 0.8
                         add(p, i, j, view.text[a:b], kind, sim)
+        tail = views[0]
+        for i, a in enumerate(tail.starts):
+            if 3 <= len(tail.text) - a <= 12 and (p := self._cut_short.get(tail.text[a:])):
+                add(p, i, len(tokens), tail.text[a:], "cut-short", 0.75)
         for p, i, j, found_text, sim in self._fuzzy(views[1], tokens):
             add(p, i, j, found_text, "fuzzy", sim * FUZZY_FACTOR)
         return _longest_wins(list(found.values()))
@@ -359,7 +391,9 @@ class Matcher:
                 live_miss = 1.0
                 for e in live[:4]:
                     live_miss *= 1 - min(e.score, 0.99)
-                if 1 - live_miss >= CRISIS_THRESHOLD:
+                # Weak words add up, but cannot raise a crisis without one clear phrase.
+                clear = any(not e.kind.startswith("weak") and e.score >= 0.45 for e in live)
+                if 1 - live_miss >= CRISIS_THRESHOLD and clear:
                     crisis_bits.append(f"{intent}: " + ", ".join(f"{e.phrase}({e.score})" for e in live[:3]))
         crisis = bool(crisis_bits)
         ranked = _rank(scores, crisis)
@@ -399,6 +433,39 @@ def _rank(scores: list[IntentScore], crisis: bool) -> list[IntentScore]:
     elif best_need < THRESHOLD and not metas:
         ranked.insert(0, IntentScore("out_of_scope", round(1 - best_need, 3), "meta"))
     return ranked
+
+
+CONDITIONAL_SURFACES = {"たら", "だら", "ば", "なら", "れば"}
+
+
+def _hypothetical(tokens, end: int) -> bool:
+    """A condition (倒れたら, 落ちれば): not something happening now."""
+    for t in tokens[end:end + 2]:
+        if t.surface in CONDITIONAL_SURFACES or (t.pos2 == "接続助詞" and t.lemma == "ば"):
+            return True
+    # the phrase itself may end on the condition (倒れたら matched as 倒れた + ら)
+    return end > 0 and tokens[end - 1].surface in CONDITIONAL_SURFACES
+
+
+def _gapped_span(keys: list[str], parts: tuple[tuple[str, ...], ...]) -> tuple[int, int] | None:
+    """Where the parts of a gapped phrase (薬…ためる) stand in order, each within GAP words
+    of the last: (first skeleton index, end index), or None."""
+    n0 = len(parts[0])
+    for start in range(len(keys) - n0 + 1):
+        if tuple(keys[start:start + n0]) != parts[0]:
+            continue
+        pos, ok = start + n0, True
+        for part in parts[1:]:
+            n = len(part)
+            found = next((k for k in range(pos, min(len(keys) - n, pos + GAP) + 1)
+                          if tuple(keys[k:k + n]) == part), None)
+            if found is None:
+                ok = False
+                break
+            pos = found + n
+        if ok:
+            return start, pos
+    return None
 
 
 def _kana_written(tokens) -> bool:
