@@ -30,6 +30,8 @@ THRESHOLD = 0.3  # a need below this is not offered
 CRISIS_THRESHOLD = 0.4  # deliberately low: a missed crisis costs more than a false alarm
 NEGATED_FACTOR = 0.3
 EXAMPLE_FACTOR = 0.75
+CENTROID_FACTOR = 1.2
+CENTROID_CAP = 0.5
 FUZZY_FACTOR = 0.9
 MAX_WINDOW = 10  # tokens a phrase may span
 # One kana edit in a short word is often another word (しにたい/したい,
@@ -187,6 +189,20 @@ class Matcher:
         n = max(len(specs), 1)
         self.idf = {w: math.log(1 + n / len(s)) for w, s in intents_with.items()}
         self._example_total = [sum(self.idf.get(w, 1.0) for w in ex.words) for ex in self.examples]
+        # Each need as one bag of words from all its phrases and examples (tf-idf): the words
+        # of a long story that no single phrase holds still lean towards its need.
+        bags: dict[str, Counter[str]] = defaultdict(Counter)
+        for spec in specs.values():
+            texts = [p.text.replace(GAP_MARK, " ") for p in spec.phrases] + list(spec.examples)
+            for text in texts:
+                bags[spec.id].update(content_words(tokenize(text)))
+        holders: dict[str, int] = Counter(w for bag in bags.values() for w in bag)
+        self._centroid: dict[str, dict[str, float]] = defaultdict(dict)  # word -> intent -> weight
+        for intent, bag in bags.items():
+            weights = {w: (1 + math.log(c)) * math.log(1 + n / holders[w]) for w, c in bag.items()}
+            norm = math.sqrt(sum(v * v for v in weights.values())) or 1.0
+            for w, v in weights.items():
+                self._centroid[w][intent] = v / norm
         self._examples_by_word: dict[str, list[int]] = defaultdict(list)
         for i, ex in enumerate(self.examples):
             for w in ex.words:
@@ -355,6 +371,16 @@ class Matcher:
             if cover > best.get(ex.intent, (0.0,))[0]:
                 best[ex.intent] = (cover, ex, shared)
         out = []
+        # The message against each need's bag of words (cosine).
+        sims: dict[str, float] = defaultdict(float)
+        for w in words:
+            for intent, v in self._centroid.get(w, {}).items():
+                sims[intent] += v
+        norm = math.sqrt(len(words)) or 1.0
+        for intent, total in sims.items():
+            score = min(CENTROID_CAP, CENTROID_FACTOR * total / norm)
+            if score >= 0.15:
+                out.append((intent, Evidence("(the need's words)", "", round(score, 3), "centroid")))
         for intent, (cover, ex, shared) in best.items():
             score = EXAMPLE_FACTOR * cover
             if score >= 0.2:
@@ -387,7 +413,8 @@ class Matcher:
             scores.append(IntentScore(intent, score, spec.tier, tuple(evs[:6])))
             if spec.tier == "crisis":
                 # Example likeness alone raises a crisis only when it is strong.
-                live = [e for e in evs if not e.negated and (e.kind != "example" or e.score >= 0.5)]
+                live = [e for e in evs if not e.negated and e.kind != "centroid"
+                        and (e.kind != "example" or e.score >= 0.5)]
                 live_miss = 1.0
                 for e in live[:4]:
                     live_miss *= 1 - min(e.score, 0.99)
