@@ -13,11 +13,11 @@ from functools import lru_cache
 
 _KATA_START, _KATA_END = 0x30A1, 0x30F6
 _SMALL_VOWELS = str.maketrans("ぁぃぅぇぉゎゕゖ", "あいうえおわかけ")
-_SMALL_KATA = str.maketrans("ァィゥェォヮ", "アイウエオワ")
 # Letters, digits, kana, kanji and the long-vowel mark survive; everything else
 # (punctuation, symbols, emoji) becomes a space so it still separates words.
 _KEEP = re.compile(r"[^0-9a-z\u3041-\u309f\u30a0-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々〆ー#〒\- ]+")
 _SPACES = re.compile(r"\s+")
+_KANA_SLIP = re.compile(r"(?<=[\u30a1-\u30fa\u30fc])(?![とやのをはがにもへでか])[\u3041-\u3096](?=[\u30a1-\u30fa\u30fc])|(?<=\u30fc)か(?=\u30fc)")
 _RUNS = re.compile(r"(\D)\1{2,}")  # さみしいいいい -> さみしい (3+ repeats to 1)
 _LONG_AFTER = re.compile(r"([\u3041-\u309f])ー+")
 
@@ -47,7 +47,9 @@ def clean(text: str) -> str:
     loanwords (パワハラ, メンヘラ) in katakana only.
     """
     text = unicodedata.normalize("NFKC", text or "").lower()
-    text = text.translate(_SMALL_VOWELS).translate(_SMALL_KATA)
+    text = text.translate(_SMALL_VOWELS)  # katakana keeps its small vowels: チェック, フォーム
+    # A hiragana slipped into a katakana word (ストーかー) goes back to katakana.
+    text = _KANA_SLIP.sub(lambda m: chr(ord(m.group(0)) + 0x60), text)
     text = _KEEP.sub(" ", text)
     text = _RUNS.sub(r"\1", text)
     text = re.sub(r"ー{2,}", "ー", text)
