@@ -217,14 +217,14 @@ def _plain(value):
     return value
 
 
-def _flow(value):
+def flow_style(value):
     """Short lists and hours in flow style, as people write them in services.yaml."""
     if isinstance(value, list):
-        seq = CommentedSeq(_flow(v) for v in value)
+        seq = CommentedSeq(flow_style(v) for v in value)
         seq.fa.set_flow_style()
         return seq
     if isinstance(value, dict):
-        m = CommentedMap((k, _flow(v)) for k, v in value.items())
+        m = CommentedMap((k, flow_style(v)) for k, v in value.items())
         m.fa.set_flow_style()
         return m
     return value
@@ -242,7 +242,7 @@ def merge(plan: Plan, catalogue_path: Path, intent_ids: set[str], area_codes: se
             fresh = CommentedMap()
             for key in ORDER:
                 if key in entry:
-                    fresh[key] = _flow(entry[key]) if key in ("intents", "hours") else entry[key]
+                    fresh[key] = flow_style(entry[key]) if key in ("intents", "hours") else entry[key]
             data.append(fresh)
             continue
         changed = []
@@ -253,7 +253,7 @@ def merge(plan: Plan, catalogue_path: Path, intent_ids: set[str], area_codes: se
                 if value in (None, "") and key in ("notes", "name_en", "checked"):
                     continue  # an empty cell never erases an operator's note
                 changed.append(key)
-                current[key] = _flow(value) if key in ("intents", "hours") else value
+                current[key] = flow_style(value) if key in ("intents", "hours") else value
         if changed:
             plan.changed.append((entry["id"], changed))
         else:

@@ -13,32 +13,23 @@ from pathlib import Path
 
 import httpx
 import pytest
-from argon2 import PasswordHasher
 from sqlmodel import Session
 
 from bot.cli import build_parser, main
-from bot.console import auth, cases, editing, needs
+from bot.console import cases, editing, needs
 from bot.console.auth import IDLE, LIFETIME, AccountError, Accounts
 from bot.console.models import utcnow
 from bot.console.testing import served_console
 from bot.engine import Engine
 from bot.hours import TOKYO
 from bot.store import ReferralLog, create_all, make_engine
+from tests.console_fixtures import fast_hashes  # noqa: F401 (an autouse fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 TUESDAY_3AM = datetime(2026, 12, 1, 3, 0, tzinfo=TOKYO)
 PASSWORD = {"op": "operator-pass-123", "staff": "staff-pass-1234"}
 GET_PAGES = ["/console/", "/console/cases", "/console/catalogue", "/console/catalogue/yorisoi_hotline",
              "/console/needs", "/console/needs/needs.csv", "/console/accounts", "/console/catalogue/import"]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def fast_hashes():
-    """Argon2 at its cheapest: the tests are about behaviour, not the cost of guessing."""
-    recommended = auth.HASHER
-    auth.HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    yield
-    auth.HASHER = recommended
 
 
 @pytest.fixture(scope="module")

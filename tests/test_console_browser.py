@@ -13,13 +13,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 
-from bot.console import auth
 from bot.console.auth import Accounts
 from bot.console.testing import seed_log, served_console
 from bot.engine import Engine
 from bot.store import make_engine
+from tests.console_fixtures import fast_hashes  # noqa: F401 (an autouse fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -44,15 +43,6 @@ CASES = """# 浜松の相談窓口で聞いた言い方
 playwright = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("CI"),
                                 reason=f"{CHROMIUM} is missing: `make system-deps` installs it")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def fast_hashes():
-    """Argon2 at its cheapest: the tests are about behaviour, not the cost of guessing."""
-    recommended = auth.HASHER
-    auth.HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    yield
-    auth.HASHER = recommended
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 from bot.catalogue import CONFIDENCE, KINDS, STATUS, CatalogueError, Service, load_catalogue
 from bot.engine import Engine
 from bot.hours import HoursError, parse_compact
-from bot.importer import ORDER, merge, read_rows
+from bot.importer import ORDER, flow_style, merge, read_rows
 
 STALE_DAYS = 180  # as `bot catalogue stale`
 FIELDS = ("id", "name", "name_en", "kind", "intents", "phone", "url", "line_url", "hours", "hours_text", "free",
@@ -228,7 +228,7 @@ def form_values(entry: dict[str, Any] | None) -> dict[str, str]:
             buf = io.StringIO()
             y = _yaml()
             y.default_flow_style = True
-            y.dump(_flow(_quote_times(value)), buf)  # as written in the file: key order, quoted times
+            y.dump(flow_style(_quote_times(value)), buf)  # as written in the file: key order, quoted times
             out[key] = buf.getvalue().strip()
         elif key == "free":
             out[key] = "true" if value is True else "false" if value is False else ""
@@ -270,31 +270,19 @@ def _same(a: Any, b: Any) -> bool:
     return a == b and type(a) is type(b)
 
 
-def _flow(value: Any) -> Any:
-    if isinstance(value, list):
-        seq = CommentedSeq(_flow(v) for v in value)
-        seq.fa.set_flow_style()
-        return seq
-    if isinstance(value, dict):
-        m = CommentedMap((k, _flow(v)) for k, v in value.items())
-        m.fa.set_flow_style()
-        return m
-    return value
-
-
 def _parse_field(key: str, text: str, problems: list[str]) -> Any:
     """One form field -> the YAML value written for it (None for an empty field)."""
     text = text.strip()
     if not text:
         return None
     if key == "intents":
-        return _flow([i for i in re.split(r"[\s,、]+", text) if i])
+        return flow_style([i for i in re.split(r"[\s,、]+", text) if i])
     if key == "area":
         codes = [a for a in re.split(r"[\s,、]+", text) if a]
         if codes == ["national"]:
             return "national"
         quoted = [DoubleQuotedScalarString(c) for c in codes]
-        return quoted[0] if len(quoted) == 1 else _flow(quoted)
+        return quoted[0] if len(quoted) == 1 else flow_style(quoted)
     if key == "phone":
         return DoubleQuotedScalarString(text)
     if key == "hours":
@@ -309,7 +297,7 @@ def _parse_field(key: str, text: str, problems: list[str]) -> Any:
             except (HoursError, ValueError) as exc:
                 problems.append(f"hours: {exc}")
                 return None
-        return _flow(_quote_times(value))
+        return flow_style(_quote_times(value))
     if key == "free":
         return {"true": True, "false": False}.get(text)
     if key in ("lat", "lon"):
