@@ -165,6 +165,13 @@ class Matcher:
                     self._fuzzy_grams[g].add(i)
         self._max_kana = max((len(k) for k in self._by_kana), default=0)
         self._kana_prefixes = {k[:n] for k in self._by_kana for n in range(1, len(k) + 1)}
+        # IME slips in kanji words of three or more (人知症, 生活保獲): one kanji swapped.
+        self._kanji_slips: dict[str, list[_Phrase]] = defaultdict(list)
+        for p in self.phrases:
+            if p.kind == "keyword" and 3 <= len(p.surface) <= 8 and all(_is_kanji(c) for c in p.surface):
+                for k in range(len(p.surface)):
+                    self._kanji_slips[p.surface[:k] + "?" + p.surface[k + 1:]].append(p)
+        self._slip_lengths = sorted({len(k) for k in self._kanji_slips})
         # A crisis message cut off as it is sent (「…しにた」): the phrase less its last kana,
         # at the very end of the message.
         self._cut_short: dict[str, _Phrase] = {}
@@ -295,6 +302,18 @@ class Matcher:
                                 continue
                             sim = 0.8
                         add(p, i, j, view.text[a:b], kind, sim)
+        surface = views[0]
+        for i, a in enumerate(surface.starts):
+            if not _is_kanji(surface.text[a:a + 1]):
+                continue
+            for length in self._slip_lengths:
+                window = surface.text[a:a + length]
+                if len(window) < length or not all(_is_kanji(c) for c in window) or window in self._by_kana:
+                    continue
+                for k in range(length):
+                    for p in self._kanji_slips.get(window[:k] + "?" + window[k + 1:], ()):
+                        j = surface.token_at(a + length - 1) + 1
+                        add(p, i, j, window, "kanji-slip", 0.8)
         tail = views[0]
         for i, a in enumerate(tail.starts):
             if 3 <= len(tail.text) - a <= 12 and (p := self._cut_short.get(tail.text[a:])):
@@ -493,6 +512,10 @@ def _gapped_span(keys: list[str], parts: tuple[tuple[str, ...], ...]) -> tuple[i
         if ok:
             return start, pos
     return None
+
+
+def _is_kanji(c: str) -> bool:
+    return bool(c) and ("\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf")
 
 
 def _kana_written(tokens) -> bool:
