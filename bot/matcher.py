@@ -62,7 +62,8 @@ EN_NEGATORS = {"not", "don", "never", "no", "dont", "didn", "isn", "nt"}
 # The skeleton of a phrase: what is left when particles and grammatical helpers go,
 # so 「息をしていない」 meets 「息してない」 and Kansai 「息してへん」.
 SKELETON_DROP_POS = {"助詞", "補助記号"}
-SKELETON_DROP = {"て", "た", "だ", "ます", "です", "仕舞う", "ちゃう", "ちまう", "ねん", "や"}
+# た (past) stays: 爆発した happened, 爆発しそう is a feeling.
+SKELETON_DROP = {"て", "だ", "ます", "です", "仕舞う", "ちゃう", "ちまう", "ねん", "や"}
 # 「している」「してる」「しとる」「しちょる」 are all the progressive: it matters
 # (殴られている is now; 殴られることもある is not), so they meet as 居る.
 SKELETON_PROGRESSIVE = {"居る", "てる", "とる", "ちょる", "おる"}
@@ -84,6 +85,7 @@ class _Phrase:
     surface: str
     reading: str
     skeleton: tuple[str, ...] = ()
+    ends_on_particle: bool = False
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,10 @@ class Matcher:
                         "".join(t.key for t in toks),
                         "".join(t.reading for t in toks),
                         tuple(k for _, k in skeleton(toks)),
+                        # Sudachi folds the volitional into the verb (死のう -> 死ぬ), so such a
+                        # phrase's skeleton would be the plain verb: exact forms only.
+                        toks[-1].pos == "助詞" or any(
+                            t.pos == "動詞" and t.surface.endswith("う") and t.surface != t.lemma for t in toks),
                     )
                 )
         self._by_first_lemma: dict[str, list[_Phrase]] = defaultdict(list)
@@ -155,7 +161,9 @@ class Matcher:
         self._fuzzy_grams: dict[str, set[int]] = defaultdict(set)
         for i, p in enumerate(self.phrases):
             self._by_first_lemma[p.lemmas[0]].append(p)
-            if len(p.skeleton) >= 2:
+            # A phrase that ends on a particle was probably mis-read (九州 死にたか as 死に|た|か):
+            # its skeleton (死ぬ た) would be another phrase, so only its exact forms count.
+            if len(p.skeleton) >= 2 and not p.ends_on_particle:
                 self._by_first_bone[p.skeleton[0]].append(p)
             self._by_kana[p.surface].append((p, "exact"))
             if p.reading != p.surface:
