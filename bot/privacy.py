@@ -5,6 +5,10 @@
 The server key comes from TSUNAGU_HASH_KEY; without it a random key is kept in
 a file beside the SQLite database (mode 0600).  Losing the key only forgets
 who is who: stored areas can no longer be matched to residents.
+
+Rotating the key (docs/privacy.md): set the new TSUNAGU_HASH_KEY and the old one
+in TSUNAGU_HASH_KEY_PREVIOUS.  A resident found under an old key is moved to the
+new one when they next write; `bot purge` removes those who never come back.
 """
 
 from __future__ import annotations
@@ -22,15 +26,35 @@ KEY_FILE_SUFFIX = ".hashkey"
 @dataclass(frozen=True)
 class Hasher:
     key: bytes
+    previous: tuple[bytes, ...] = ()  # keys being rotated out
 
     def resident(self, channel: str, platform_id: str) -> str:
         """The stored key of a resident: the same id on another channel is another resident."""
-        message = f"{channel}\x00{platform_id}".encode()
-        return hmac.new(self.key, message, hashlib.sha256).hexdigest()
+        return _hmac(self.key, channel, platform_id)
+
+    def former(self, channel: str, platform_id: str) -> list[str]:
+        """The resident's keys under the previous hash keys (newest first)."""
+        return [_hmac(key, channel, platform_id) for key in self.previous]
+
+    def __repr__(self) -> str:
+        return f"Hasher(key=***, previous={len(self.previous)})"
 
 
-def load_key(env_key: str | None, sqlite_path: Path | None) -> tuple[Hasher, str]:
+def _hmac(key: bytes, channel: str, platform_id: str) -> str:
+    return hmac.new(key, f"{channel}\x00{platform_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def load_key(env_key: str | None, sqlite_path: Path | None,
+             previous: tuple[str, ...] = ()) -> tuple[Hasher, str]:
     """The hasher and a line for the start-up log saying where its key came from."""
+    hasher, note = _load_key(env_key, sqlite_path)
+    if previous:
+        hasher = Hasher(hasher.key, tuple(k.encode() for k in previous))
+        note += f"; {len(previous)} previous key(s) being rotated out"
+    return hasher, note
+
+
+def _load_key(env_key: str | None, sqlite_path: Path | None) -> tuple[Hasher, str]:
     if env_key:
         return Hasher(env_key.encode()), "hash key: TSUNAGU_HASH_KEY"
     path = (sqlite_path or Path("tsunagu.db")).with_suffix(KEY_FILE_SUFFIX)

@@ -3,30 +3,59 @@
     residents        keyed hash -> area, rounded location, language, first/last seen
     processed_events event id (unique) -> expiry: redelivery answered at most once
     referral_log     time, channel, intent ids, area code, crisis: no text, no id
+    messages         raw text, only when an operator sets STORE_MESSAGES; kept N days
+    rate_hits        hashed bucket, window -> count: rate limits every worker shares (bot/limits.py)
 
 The schema belongs to alembic (`bot db upgrade`, bot/migrations); `Store`
 only reads and writes rows.  All methods are synchronous and short: call
 them from a worker thread in async code.
+
+A database that is down, locked or read-only raises `Unavailable` (never a
+driver error), and for `timeout` seconds after that every call of the same
+kind raises it at once instead of waiting again: the bot answers without its
+memory meanwhile.  Referral-log rows that could not be written wait in memory
+(at most PENDING_LIMIT) and are written with the next row once it is back.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import threading
 import time
+from collections import deque
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
+from sqlalchemy import Column, Text
 from sqlalchemy import Engine as SQLEngine
 from sqlalchemy import event as sa_event
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Field, Session, SQLModel, create_engine, delete, select
 
 EVENT_TTL = timedelta(days=2)  # LINE and Telegram stop redelivering well before this
 LOCATION_DECIMALS = 2  # about 1 km: enough to choose nearby services, not to find a home
+PENDING_LIMIT = 1000  # referral-log rows kept in memory while the database is away
+MAX_STORED_TEXT = 5000
+RESIDENT_BUCKETS = ("resident", "resident-warned")  # rate-limit buckets keyed by a resident (bot/channels)
+
+T = TypeVar("T")
 
 
 def utcnow() -> datetime:
     """Aware UTC (SQLModel refuses naive datetimes)."""
     return datetime.now(UTC)
+
+
+def bucket(name: str, key: str) -> str:
+    """A rate-limit bucket: what is counted, hashed, so no address or id is stored in the clear."""
+    return hashlib.sha256(f"{name}\x00{key}".encode()).hexdigest()
+
+
+class Unavailable(Exception):
+    """The database could not be read or written (down, locked, read-only, full)."""
 
 
 class Resident(SQLModel, table=True):
@@ -60,40 +89,109 @@ class ReferralLog(SQLModel, table=True):
     crisis: bool = False
 
 
-def make_engine(url: str) -> SQLEngine:
+class StoredMessage(SQLModel, table=True):
+    """A resident's own words: written only when STORE_MESSAGES is on, deleted by forget and purge."""
+
+    __tablename__ = "messages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    resident: str = Field(index=True, max_length=64)
+    channel: str = Field(max_length=16)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    intents: str = Field(default="", max_length=400)
+
+
+class RateHit(SQLModel, table=True):
+    __tablename__ = "rate_hits"
+
+    bucket: str = Field(primary_key=True, max_length=64)  # store.bucket(name, key)
+    window: int = Field(primary_key=True)  # start of the fixed window, epoch seconds
+    count: int = 0
+    expires_at: datetime = Field(index=True)
+
+
+def database_url(url: str) -> str:
+    """`postgres://` and `postgresql://` (what hosting platforms hand out) mean psycopg 3, the driver installed."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def make_engine(url: str, timeout: float = 15.0) -> SQLEngine:
+    url = database_url(url)
+    if url.startswith("postgresql"):  # a server that does not answer is given up after `timeout`, not minutes
+        return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": max(2, round(timeout))})
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": timeout})
 
     @sa_event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-        # WAL lets several workers read while one writes.
+        # WAL lets several workers read while one writes; NORMAL sync is safe with WAL.
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=15000")
+        with contextlib.suppress(Exception):  # a read-only file still opens for reading
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
         cursor.close()
 
     return engine
 
 
 class Store:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, timeout: float = 5.0) -> None:
+        """`timeout`: how long to wait for a locked SQLite database, and how long to skip it after a failure."""
         self.url = url
-        self.engine = make_engine(url)
+        self.timeout = timeout
+        self.engine = make_engine(url, timeout)
         self._purged = 0.0
+        self._down_until = {"read": 0.0, "write": 0.0}
+        self._pending: deque[dict[str, Any]] = deque(maxlen=PENDING_LIMIT)
+        self._lock = threading.Lock()
 
     def close(self) -> None:
         self.engine.dispose()
 
+    # Faults
+
+    @contextlib.contextmanager
+    def _guard(self, what: str, write: bool) -> Iterator[None]:
+        kind = "write" if write else "read"
+        if time.monotonic() < self._down_until[kind]:
+            raise Unavailable(f"{what}: database unavailable (retrying shortly)")
+        try:
+            yield
+        except IntegrityError:
+            raise
+        except (DBAPIError, PoolTimeout) as e:
+            until = time.monotonic() + self.timeout
+            self._down_until["write"] = until
+            if not write:  # a failed read means the database itself is away, not only writes
+                self._down_until["read"] = until
+            cause = type(getattr(e, "orig", None) or e).__name__
+            raise Unavailable(f"{what}: {cause}") from None
+
+    def guarded(self, what: str, fn: Callable[[], T], write: bool = True) -> T:
+        """Run `fn` (a call to the database) under the same fault rules as the store's own methods."""
+        with self._guard(what, write):
+            return fn()
+
+    @property
+    def pending(self) -> int:
+        """Referral-log rows waiting in memory for the database."""
+        return len(self._pending)
+
     # Residents
 
     def resident(self, key: str) -> Resident | None:
-        with Session(self.engine) as s:
+        with self._guard("read resident", write=False), Session(self.engine) as s:
             return s.get(Resident, key)
 
     def seen(self, key: str, channel: str) -> Resident:
         """The resident, created on first sight; `last_seen` moves to now."""
-        with Session(self.engine, expire_on_commit=False) as s:
+        with self._guard("resident seen", write=True), Session(self.engine, expire_on_commit=False) as s:
             row = s.get(Resident, key)
             if row is None:
                 row = Resident(key=key, channel=channel)
@@ -113,7 +211,7 @@ class Store:
             if fields.get(name) is not None:
                 fields[name] = round(float(fields[name]), LOCATION_DECIMALS)
         self.seen(key, channel)
-        with Session(self.engine, expire_on_commit=False) as s:
+        with self._guard("remember resident", write=True), Session(self.engine, expire_on_commit=False) as s:
             row = s.get(Resident, key)
             assert row is not None
             for name, value in fields.items():
@@ -122,11 +220,29 @@ class Store:
             s.commit()
             return row
 
-    def forget(self, key: str) -> bool:
-        with Session(self.engine) as s:
-            gone = s.exec(delete(Resident).where(Resident.key == key)).rowcount  # type: ignore[arg-type]
+    def rekey(self, old: str, new: str) -> bool:
+        """Move a resident stored under a previous hash key to the current one (key rotation)."""
+        with self._guard("rekey resident", write=True), Session(self.engine) as s:
+            row = s.get(Resident, old)
+            if row is None or s.get(Resident, new) is not None:
+                return False
+            s.add(Resident(**{**row.model_dump(), "key": new}))
+            s.delete(row)
+            s.exec(delete(StoredMessage).where(StoredMessage.resident == old))  # type: ignore[arg-type]
             s.commit()
-            return bool(gone)
+            return True
+
+    def forget(self, key: str) -> dict[str, int]:
+        """Delete every row linked to a resident; how many of each were deleted."""
+        buckets = [bucket(name, key) for name in RESIDENT_BUCKETS]
+        with self._guard("forget resident", write=True), Session(self.engine) as s:
+            gone = {
+                "residents": s.exec(delete(Resident).where(Resident.key == key)).rowcount,  # type: ignore[arg-type]
+                "messages": s.exec(delete(StoredMessage).where(StoredMessage.resident == key)).rowcount,  # type: ignore[arg-type]
+                "rate_hits": s.exec(delete(RateHit).where(RateHit.bucket.in_(buckets))).rowcount,  # type: ignore[attr-defined]
+            }
+            s.commit()
+            return gone
 
     # Redelivery
 
@@ -136,8 +252,8 @@ class Store:
         The unique primary key decides, so this holds across workers and restarts.
         """
         now = utcnow()
-        self._purge(now)
-        with Session(self.engine) as s:
+        self._purge_events(now)
+        with self._guard("event id", write=True), Session(self.engine) as s:
             s.add(ProcessedEvent(event_id=event_id, expires_at=now + ttl))
             try:
                 s.commit()
@@ -145,24 +261,69 @@ class Store:
                 return False
         return True
 
-    def _purge(self, now: datetime) -> None:
+    def _purge_events(self, now: datetime) -> None:
         if time.monotonic() - self._purged < 600:
             return
         self._purged = time.monotonic()
-        with Session(self.engine) as s:
+        with contextlib.suppress(Unavailable), self._guard("expire event ids", write=True), \
+                Session(self.engine) as s:
             s.exec(delete(ProcessedEvent).where(ProcessedEvent.expires_at < now))  # type: ignore[arg-type]
             s.commit()
 
     # Anonymous log
 
     def log(self, channel: str, intents: list[str], area: str | None, crisis: bool) -> None:
-        with Session(self.engine) as s:
-            s.add(ReferralLog(channel=channel, intents=",".join(intents)[:400], area=area, crisis=crisis))
-            s.commit()
+        """Write a referral-log row; if the database is away, keep it (and those before it) for later."""
+        row = {"at": utcnow(), "channel": channel, "intents": ",".join(intents)[:400], "area": area,
+               "crisis": crisis}
+        with self._lock:
+            self._pending.append(row)
+            rows = list(self._pending)
+            self._pending.clear()
+        try:
+            with self._guard("referral log", write=True), Session(self.engine) as s:
+                s.add_all([ReferralLog(**r) for r in rows])
+                s.commit()
+        except Unavailable:
+            with self._lock:  # back in line, oldest first; past PENDING_LIMIT the oldest go
+                self._pending = deque([*rows, *self._pending], maxlen=PENDING_LIMIT)
+            raise
 
     def recent_log(self, limit: int = 100) -> list[ReferralLog]:
-        with Session(self.engine) as s:
+        with self._guard("read referral log", write=False), Session(self.engine) as s:
             return list(s.exec(select(ReferralLog).order_by(ReferralLog.id.desc()).limit(limit)))  # type: ignore[union-attr]
+
+    # Messages (only with STORE_MESSAGES)
+
+    def keep_message(self, key: str, channel: str, text: str, intents: list[str]) -> None:
+        with self._guard("stored message", write=True), Session(self.engine) as s:
+            s.add(StoredMessage(resident=key, channel=channel, text=text[:MAX_STORED_TEXT],
+                                intents=",".join(intents)[:400]))
+            s.commit()
+
+    # Retention
+
+    def purge(self, retention: timedelta, messages: timedelta | None,
+              now: datetime | None = None) -> dict[str, int]:
+        """Delete what is past keeping; `messages=None` deletes every stored message (STORE_MESSAGES off).
+
+        referral log rows and residents unseen for `retention`; messages older than `messages`;
+        expired event ids and rate-limit windows.  Returns how many rows of each went.
+        """
+        now = now or utcnow()
+        old = now - retention
+        with self._guard("purge", write=True), Session(self.engine) as s:
+            statements = {
+                "referral_log": delete(ReferralLog).where(ReferralLog.at < old),  # type: ignore[arg-type]
+                "residents": delete(Resident).where(Resident.last_seen < old),  # type: ignore[arg-type]
+                "messages": delete(StoredMessage) if messages is None
+                else delete(StoredMessage).where(StoredMessage.at < now - messages),  # type: ignore[arg-type]
+                "processed_events": delete(ProcessedEvent).where(ProcessedEvent.expires_at < now),  # type: ignore[arg-type]
+                "rate_hits": delete(RateHit).where(RateHit.expires_at < now),  # type: ignore[arg-type]
+            }
+            gone = {name: s.exec(statement).rowcount for name, statement in statements.items()}  # type: ignore[call-overload]
+            s.commit()
+            return gone
 
 
 def create_all(url: str) -> None:

@@ -8,20 +8,30 @@ The Desk is everything the two channels share; it knows no platform.  Its
 methods are synchronous (engine and database calls): channels call them from
 a worker thread.  A platform id enters only as `Desk.key(channel, id)`, a
 keyed hash; in group chats the key is None and nothing is remembered.
+
+The Desk answers even when the database does not: a read that fails answers
+as for a new resident, a write that fails is logged (what, never the values)
+and the answer goes out all the same.  A resident past the rate limit gets one
+kind "slow down" a minute and then quiet, except that a crisis is always answered.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Literal, TypeVar
 from urllib.parse import parse_qsl, urlencode
 
 from bot import router
+from bot.channels import words
 from bot.engine import Engine
+from bot.limits import Limiter
+from bot.metrics import Metrics
 from bot.privacy import Hasher
-from bot.store import Store
+from bot.store import RESIDENT_BUCKETS, Store, Unavailable
 from bot.types import Area, Evidence, IntentScore, Lang, Match, Referral, ResidentContext
 
 log = logging.getLogger("bot.channels")
@@ -31,18 +41,22 @@ NAMED = ("text", "postal", "code")
 _LATIN = re.compile(r"[A-Za-z]")
 _KANA_KANJI = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 PAGE = 10  # services per "more" page
+MAX_TEXT = 5000  # characters of a message read at all (LINE's own limit; the matcher reads fewer)
+T = TypeVar("T")
+Admission = Literal["ok", "warn", "quiet"]
 
 
 @dataclass(frozen=True)
 class Answer:
-    referral: Referral
+    referral: Referral | None  # None: over the rate limit and not a crisis (see `slow_down`)
     learned: Area | None = None  # an area the resident named, now remembered
+    slow_down: bool = False  # over the limit: say so kindly (once a window; after that, nothing)
 
     @property
     def only_area(self) -> bool:
         """The message named a place and nothing else: confirm the area instead of a referral."""
         r = self.referral
-        return self.learned is not None and not r.crisis and not any(i.tier == "need" for i in r.intents)
+        return r is not None and self.learned is not None and not r.crisis and not any(i.tier == "need" for i in r.intents)
 
 
 def action(data: str) -> dict[str, str]:
@@ -74,12 +88,53 @@ class Desk:
     engine: Engine
     store: Store
     hasher: Hasher
+    metrics: Metrics = field(default_factory=Metrics)
+    rate_limit: int = 20  # messages a resident may send a minute; 0: no limit
+    store_messages: bool = False  # STORE_MESSAGES: keep the text, linked to the resident's key
+    store_messages_days: int = 30
+
+    def __post_init__(self) -> None:
+        self.limiter: Limiter | None = None
+        self.warned: Limiter | None = None
+        if self.rate_limit > 0:
+            name, warned = RESIDENT_BUCKETS
+            self.limiter = Limiter(self.store.engine, name, self.rate_limit, per=60)
+            self.warned = Limiter(self.store.engine, warned, 1, per=60)
+
+    # The database, failing soft
+
+    def _read(self, what: str, fn: Callable[[], T], default: T) -> T:
+        try:
+            return fn()
+        except Unavailable as e:
+            self._trouble(what, e)
+            return default
+
+    def _write(self, what: str, fn: Callable[[], object]) -> bool:
+        try:
+            fn()
+            return True
+        except Unavailable as e:
+            self._trouble(what, e)
+            return False
+
+    def _trouble(self, what: str, error: Unavailable) -> None:
+        self.metrics.db_errors.labels(what).inc()
+        log.warning("database: %s not done (%s); answering without it", what, error)
+
+    # Residents
 
     def key(self, channel: str, platform_id: str) -> str:
-        return self.hasher.resident(channel, platform_id)
+        """The resident's keyed hash; one stored under a previous hash key moves to this one."""
+        key = self.hasher.resident(channel, platform_id)
+        for old in self.hasher.former(channel, platform_id):
+            if self._read("resident rekey", lambda old=old: self.store.rekey(old, key), False):  # type: ignore[misc]
+                log.info("%s: a resident moved to the current hash key", channel)
+                break
+        return key
 
     def context(self, key: str | None) -> ResidentContext:
-        row = self.store.resident(key) if key else None
+        row = self._read("resident read", lambda: self.store.resident(key), None) if key else None
         if row is None:
             return ResidentContext()
         lang: Lang | None = row.lang if row.lang in ("ja", "en") else None  # type: ignore[assignment]
@@ -89,18 +144,49 @@ class Desk:
         """The language to answer in: the resident's choice, else the message's, else Japanese."""
         return self.context(key).lang or guess_lang(text)
 
+    def privacy(self, lang: Lang) -> str:
+        """The privacy notice sent on follow and /start, true to this server's STORE_MESSAGES."""
+        return words.privacy(lang, self.store_messages_days if self.store_messages else None)
+
+    def seen(self, channel: str, key: str) -> None:
+        self._write("resident seen", lambda: self.store.seen(key, channel))
+
+    def admit(self, channel: str, key: str | None) -> Admission:
+        """Count a message against the resident's rate limit: ok, warn (first one over) or quiet."""
+        if key is None or self.limiter is None or self.warned is None:
+            return "ok"
+        limiter, warned = self.limiter, self.warned
+        decision = self._read("rate limit", lambda: self.store.guarded("rate limit", lambda: limiter.hit(key)), None)
+        if decision is None or decision.allowed:
+            return "ok"
+        self.metrics.rate_limited.labels(channel).inc()
+        first = self._read("rate limit", lambda: self.store.guarded("rate limit", lambda: warned.hit(key)), None)
+        return "warn" if first is None or first.allowed else "quiet"
+
     def answer(self, channel: str, key: str | None, text: str, now: datetime | None = None) -> Answer:
-        """Route a resident's message; remember an area they named; log it without text or id."""
-        if key:
-            self.store.seen(key, channel)
+        """Route a resident's message; remember an area they named; log it without text or id.
+
+        Over the rate limit only a crisis is routed; otherwise `Answer(None, slow_down=...)`.
+        """
+        text = text[:MAX_TEXT]
+        admitted = self.admit(channel, key)
+        match = self.engine.match(text)
+        if admitted != "ok" and not match.crisis:
+            return Answer(None, slow_down=admitted == "warn")
         context = self.context(key)
-        referral = self.engine.route(text, context, now)
+        referral = self.engine.route_match(match, context, now)
         area, learned = referral.area, None
-        if key and area is not None and area.how in NAMED and area.code != context.area:
-            self.store.remember(key, channel, area=area.code)
-            learned = area
-        self.store.log(channel, [i.id for i in referral.intents[:3]], area.code if area else None,
-                       referral.crisis)
+        if key:
+            self.seen(channel, key)
+            if area is not None and area.how in NAMED and area.code != context.area:
+                self._write("resident area", lambda: self.store.remember(key, channel, area=area.code))
+                learned = area
+        needs = [i.id for i in referral.intents[:3]]
+        self._write("referral log", lambda: self.store.log(channel, needs, area.code if area else None,
+                                                           referral.crisis))
+        if self.store_messages and key:
+            self._write("stored message", lambda: self.store.keep_message(key, channel, text, needs))
+        self.metrics.referral(channel, needs, referral.crisis)
         return Answer(referral, learned)
 
     def more(self, key: str | None, data: dict[str, str], lang: Lang, now: datetime | None = None) -> Referral | None:
@@ -140,9 +226,9 @@ class Desk:
         return self.engine.route_match(match, context, now, options)
 
     def set_area(self, channel: str, key: str, query: str) -> Area | None:
-        area = self.engine.find_area(query.strip())
+        area = self.engine.find_area(query.strip()[:200])
         if area is not None:
-            self.store.remember(key, channel, area=area.code)
+            self._write("resident area", lambda: self.store.remember(key, channel, area=area.code))
         return area
 
     def set_location(self, channel: str, key: str | None, lat: float, lon: float) -> Area | None:
@@ -152,14 +238,17 @@ class Desk:
         except (ValueError, LookupError):
             return None
         if key:
-            self.store.remember(key, channel, area=area.code, lat=lat, lon=lon)
+            self._write("resident location",
+                        lambda: self.store.remember(key, channel, area=area.code, lat=lat, lon=lon))
         return area
 
     def set_lang(self, channel: str, key: str, lang: Lang) -> None:
-        self.store.remember(key, channel, lang=lang)
+        self._write("resident language", lambda: self.store.remember(key, channel, lang=lang))
 
     def forget(self, key: str) -> bool:
-        return self.store.forget(key)
+        """Delete everything linked to the resident; False if the database could not be reached."""
+        return self._write("forget", lambda: self.store.forget(key))
 
     def first_delivery(self, event_id: str) -> bool:
-        return self.store.first_delivery(event_id)
+        """True unless the event was answered before; with the database away, answer (True)."""
+        return self._read("event id", lambda: self.store.first_delivery(event_id), True)

@@ -1,8 +1,15 @@
 """LINE: POST /webhooks/line <-> Desk, over line-bot-sdk v3.
 
-    X-Line-Signature over the raw body (WebhookParser) -- bad or missing --> 400, nothing else
-    200 at once; then per event, in the background:
+    X-Line-Signature: HMAC-SHA256 of the raw body, compared in constant time -- bad or missing --> 400, empty
+    200 at once; then every event at the same time, in the background (one slow or failing event holds up no other):
       webhookEventId seen before? -> skip | Desk (worker thread) -> messages -> reply API (reply token)
+
+Delivery (`deliver`): the reply API, retried on 5xx, 429, timeouts and network errors with
+backoff (3 attempts).  A reply token is single-use, so retrying one that may have arrived
+can never make a second reply: LINE refuses the token.  When the token cannot be used
+(expired, or retries spent without any attempt that may have arrived) and LINE_PUSH_FALLBACK
+is on, the same messages go by the push API with an X-Line-Retry-Key, so a retried push is
+never delivered twice either.  A body LINE refuses (400) is sent again once as plain text.
 
 A referral becomes a short warm text and a Flex carousel (one bubble per
 service); a crisis referral leads with a card of tel: buttons, 24-hour lines
@@ -13,11 +20,16 @@ only when mentioned and keeps nothing about anyone.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
+import json
 import logging
+import time
+import uuid
 from typing import Any
 
-from linebot.v3 import WebhookParser
-from linebot.v3.exceptions import InvalidSignatureError
+import aiohttp
 from linebot.v3.messaging import (
     AsyncApiClient,
     AsyncMessagingApi,
@@ -33,6 +45,7 @@ from linebot.v3.messaging import (
     LocationAction,
     Message,
     PostbackAction,
+    PushMessageRequest,
     QuickReply,
     QuickReplyItem,
     ReplyMessageRequest,
@@ -58,6 +71,7 @@ from starlette.responses import JSONResponse, Response
 
 from bot.channels import Desk, action, more_action, words
 from bot.render import area_line, name, status, t
+from bot.retry import Backoff
 from bot.types import Lang, Referral, ServiceHit
 
 log = logging.getLogger("bot.line")
@@ -70,15 +84,21 @@ MAX_LABEL = 40  # Flex button label
 MAX_QUICK_LABEL = 20
 GREEN, GREY, AMBER, RED, BLUE = "#15803d", "#6b7280", "#b45309", "#b91c1c", "#1d4ed8"
 CRISIS_INTENTS = ("suicide_risk", "emergency")
+EVENT_DEADLINE = 55.0  # seconds one event may take, reply included, before it is given up (and logged)
 
 
 class LineChannel:
-    def __init__(self, desk: Desk, secret: str, token: str, api_base: str) -> None:
+    def __init__(self, desk: Desk, secret: str, token: str, api_base: str, *, push_fallback: bool = False,
+                 timeout: float = 10.0, backoff: Backoff | None = None) -> None:
         self.desk = desk
-        self.parser = WebhookParser(secret)
+        self.secret = secret.encode()
         self.configuration = Configuration(host=api_base, access_token=token)
+        self.push_fallback = push_fallback
+        self.timeout = timeout
+        self.backoff = backoff or Backoff()
         self.client: AsyncApiClient | None = None
         self.api: AsyncMessagingApi | None = None
+        self.metrics = desk.metrics
 
     async def start(self) -> None:
         self.client = AsyncApiClient(self.configuration)
@@ -90,29 +110,36 @@ class LineChannel:
 
     # The edge
 
+    def signed(self, raw: bytes, signature: str) -> bool:
+        expected = base64.b64encode(hmac.new(self.secret, raw, hashlib.sha256).digest())
+        return hmac.compare_digest(expected, signature.encode("utf-8", "replace"))
+
     async def webhook(self, request: Request) -> Response:
-        signature = request.headers.get("X-Line-Signature")
+        arrived = time.monotonic()
         raw = await request.body()
-        if not signature:
-            return JSONResponse({"error": "missing signature"}, 400)
-        try:
-            body = raw.decode("utf-8")
-            events = self.parser.parse(body, signature)
-        except (InvalidSignatureError, UnicodeDecodeError):
-            return JSONResponse({"error": "bad signature"}, 400)
-        except Exception as e:  # noqa: BLE001  (signed by LINE, but not a webhook body we can read)
-            log.warning("line: unreadable webhook body (%s)", type(e).__name__)
+        if not self.signed(raw, request.headers.get("X-Line-Signature", "")):
+            return Response(status_code=400)  # the same for a missing and a wrong signature: nothing to learn
+        events = parse_events(raw)
+        if events is None:
+            log.warning("line: a signed webhook body that is not a LINE webhook was ignored")
             return JSONResponse({"error": "unreadable body"}, 400)
-        return JSONResponse({}, background=BackgroundTask(self.handle, events))
+        return JSONResponse({}, background=BackgroundTask(self.handle, events, arrived))
 
-    async def handle(self, events: list[Event]) -> None:
-        for event in events:
-            try:
-                await self._event(event)
-            except Exception as e:  # noqa: BLE001  (one bad event never stops the others or the server)
-                log.error("line: %s while handling a %s event", type(e).__name__, getattr(event, "type", "?"))
+    async def handle(self, events: list[Event], arrived: float | None = None) -> None:
+        """Every event at once: a slow or failing one delays or drops no other."""
+        arrived = time.monotonic() if arrived is None else arrived
+        await asyncio.gather(*(self._guarded(event, arrived) for event in events))
 
-    async def _event(self, event: Event) -> None:
+    async def _guarded(self, event: Event, arrived: float) -> None:
+        kind = getattr(event, "type", "?")
+        try:
+            await asyncio.wait_for(self._event(event, arrived), EVENT_DEADLINE)
+        except TimeoutError:
+            log.error("line: a %s event took over %ss and was given up", kind, EVENT_DEADLINE)
+        except Exception as e:  # noqa: BLE001  (one bad event never stops the others or the server)
+            log.error("line: %s while handling a %s event", type(e).__name__, kind)
+
+    async def _event(self, event: Event, arrived: float) -> None:
         event_id = getattr(event, "webhook_event_id", None)
         if not event_id:
             return
@@ -125,11 +152,104 @@ class LineChannel:
             log.error("line: %s while answering a %s event", type(e).__name__, event.type)
             messages = [TextMessage(text=words.TROUBLE["ja"])]
         token = getattr(event, "reply_token", None)
-        if messages and token and self.api is not None:
+        source = event.source
+        user = source.user_id if isinstance(source, UserSource) else None
+        if messages and token:
+            await self.deliver(token, messages, user, arrived)
+
+    # Delivery
+
+    async def deliver(self, token: str, messages: list[Message], user: str | None = None,
+                      arrived: float | None = None) -> bool:
+        """Reply once, whatever fails on the way; True when LINE took the messages.  Never raises."""
+        if self.api is None:
+            return False
+        maybe_arrived = False  # an attempt timed out or broke after sending: LINE may have it
+        plain_tried = False
+        attempts = self.backoff.attempts
+        for n, delay in enumerate(self.backoff.delays(), 1):
+            await asyncio.sleep(delay)
             try:
-                await self.api.reply_message(ReplyMessageRequest(reply_token=token, messages=messages))
+                await self.api.reply_message(ReplyMessageRequest(reply_token=token, messages=messages),
+                                             _request_timeout=self.timeout)
+                self._delivered(arrived)
+                return True
             except ApiException as e:
-                log.error("line: reply refused with HTTP %s", e.status)
+                status = e.status or 0
+                self._failed(str(status))
+                if status == 400 and _token_refused(e):
+                    if maybe_arrived:
+                        log.warning("line: reply token refused after an attempt that may have arrived; "
+                                    "taken as delivered (no second reply)")
+                        return False
+                    log.warning("line: reply token refused (expired or used)")
+                    break
+                if status == 400 and not plain_tried:
+                    log.error("line: reply refused as invalid (HTTP 400); sending it as plain text")
+                    messages, plain_tried = [plain(messages)], True
+                    continue
+                if status == 429 or status >= 500:
+                    log.warning("line: reply refused with HTTP %s (attempt %d of %d)", status, n, attempts)
+                    continue
+                log.error("line: reply refused with HTTP %s; not retried", status)
+                return False
+            except (TimeoutError, aiohttp.ServerTimeoutError):
+                maybe_arrived = True
+                self._failed("timeout")
+                log.warning("line: reply timed out after %ss (attempt %d of %d)", self.timeout, n, attempts)
+            except aiohttp.ClientConnectorError as e:
+                self._failed("network")
+                log.warning("line: could not reach the reply API (%s, attempt %d of %d)", type(e).__name__, n,
+                            attempts)
+            except aiohttp.ClientError as e:
+                maybe_arrived = True
+                self._failed("network")
+                log.warning("line: reply broke off (%s, attempt %d of %d)", type(e).__name__, n, attempts)
+        else:
+            if maybe_arrived:
+                log.error("line: reply not confirmed after %d attempts; not pushed, as one may have arrived", attempts)
+                return False
+        if self.push_fallback and user:
+            return await self.push(user, messages, arrived)
+        log.error("line: reply not delivered%s", "" if user else " (no user to push to)" if self.push_fallback
+                  else " (LINE_PUSH_FALLBACK is off)")
+        return False
+
+    async def push(self, user: str, messages: list[Message], arrived: float | None = None) -> bool:
+        """The push API with one retry key for every attempt: LINE delivers it at most once (409 on a repeat)."""
+        assert self.api is not None
+        retry_key = str(uuid.uuid4())
+        for n, delay in enumerate(self.backoff.delays(), 1):
+            await asyncio.sleep(delay)
+            try:
+                await self.api.push_message(PushMessageRequest(to=user, messages=messages),
+                                            x_line_retry_key=retry_key, _request_timeout=self.timeout)
+                log.info("line: delivered by push instead of reply")
+                self._delivered(arrived)
+                return True
+            except ApiException as e:
+                status = e.status or 0
+                if status == 409:  # this retry key was accepted before: delivered
+                    self._delivered(arrived)
+                    return True
+                self._failed(f"push {status}")
+                if status == 429 or status >= 500:
+                    log.warning("line: push refused with HTTP %s (attempt %d of %d)", status, n, self.backoff.attempts)
+                    continue
+                log.error("line: push refused with HTTP %s; not retried", status)
+                return False
+            except (TimeoutError, aiohttp.ClientError) as e:
+                self._failed("push network")
+                log.warning("line: push failed (%s, attempt %d of %d)", type(e).__name__, n, self.backoff.attempts)
+        log.error("line: push not delivered after %d attempts", self.backoff.attempts)
+        return False
+
+    def _delivered(self, arrived: float | None) -> None:
+        if arrived is not None:
+            self.metrics.reply_seconds.labels(CHANNEL).observe(time.monotonic() - arrived)
+
+    def _failed(self, kind: str) -> None:
+        self.metrics.api_errors.labels(CHANNEL, kind).inc()
 
     # Events -> messages (synchronous: runs in a worker thread)
 
@@ -139,8 +259,9 @@ class LineChannel:
         group = not isinstance(source, UserSource)
         if isinstance(event, FollowEvent):
             if key:
-                self.desk.store.seen(key, CHANNEL)
-            return [TextMessage(text=words.WELCOME["ja"], quick_reply=quick_replies("ja", group=False))]
+                self.desk.seen(CHANNEL, key)
+            return [TextMessage(text=words.WELCOME["ja"]),
+                    TextMessage(text=self.desk.privacy("ja"), quick_reply=quick_replies("ja", group=False))]
         if isinstance(event, UnfollowEvent):
             if key:
                 self.desk.forget(key)
@@ -168,12 +289,23 @@ class LineChannel:
             return [TextMessage(text=words.NOT_TEXT[lang], quick_reply=quick_replies(lang, group))]
         return None
 
-    def _text(self, key: str | None, group: bool, text: str) -> list[Message]:
+    def _text(self, key: str | None, group: bool, text: str) -> list[Message] | None:
         if not text.strip():
             lang = self.desk.lang(key)
             return [TextMessage(text=words.ASK[lang], quick_reply=quick_replies(lang, group))]
+        if text.strip().lower() in words.FORGET_WORDS:
+            lang = self.desk.lang(key)
+            if key is None:
+                return [TextMessage(text=words.GROUP_NOTHING_STORED[lang])]
+            said = words.FORGOTTEN[lang] if self.desk.forget(key) else words.FORGET_FAILED[lang]
+            return [TextMessage(text=said)]
         answer = self.desk.answer(CHANNEL, key, text)
         referral = answer.referral
+        if referral is None:
+            if not answer.slow_down:
+                return None
+            lang = self.desk.lang(key, text)
+            return [TextMessage(text=words.SLOW_DOWN[lang], quick_reply=quick_replies(lang, group))]
         if answer.only_area and answer.learned is not None:
             said = words.AREA_SET[referral.lang].format(name=answer.learned.name)
             return [TextMessage(text=said, quick_reply=quick_replies(referral.lang, group))]
@@ -203,6 +335,49 @@ class LineChannel:
                 self.desk.set_lang(CHANNEL, key, chosen)
             return [TextMessage(text=words.LANG_SET[chosen], quick_reply=quick_replies(chosen, group))]
         return None
+
+
+def parse_events(raw: bytes) -> list[Event] | None:
+    """The events of a (signed) webhook body; events the SDK cannot read are skipped, one by one.
+
+    None when the body is not a webhook body at all (not UTF-8 JSON with an "events" list).
+    """
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    if not isinstance(body, dict) or not isinstance(body.get("events"), list):
+        return None
+    events: list[Event] = []
+    for item in body["events"]:
+        try:
+            event = Event.from_dict(item)
+        except Exception:  # noqa: BLE001  (pydantic, ValueError for unknown types, TypeError, ...)
+            event = None
+        if event is None:
+            kind = item.get("type") if isinstance(item, dict) else None
+            log.info("line: an event LINE's SDK cannot read was skipped (type %s)",
+                     kind if isinstance(kind, str) and kind.isascii() and len(kind) < 30 else "?")
+            continue
+        events.append(event)
+    return events
+
+
+def _token_refused(error: ApiException) -> bool:
+    """LINE's 400 for a reply token that is expired or used: {"message": "Invalid reply token"}."""
+    try:
+        message = json.loads(error.body or b"{}").get("message", "")
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(message, str) and "reply token" in message.lower()
+
+
+def plain(messages: list[Message]) -> TextMessage:
+    """The messages as one text: texts as they are, Flex by its alt text (names and numbers)."""
+    parts = [m.text if isinstance(m, TextMessage) else m.alt_text if isinstance(m, FlexMessage) else ""
+             for m in messages]
+    text = "\n\n".join(p for p in parts if p) or words.TROUBLE["ja"]
+    return TextMessage(text=_cut(text, MAX_TEXT))
 
 
 def mentioned(message: TextMessageContent) -> str | None:

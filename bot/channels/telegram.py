@@ -1,8 +1,13 @@
 """Telegram: POST /webhooks/telegram <-> Desk, over python-telegram-bot.
 
-    X-Telegram-Bot-Api-Secret-Token == TELEGRAM_WEBHOOK_SECRET (constant time) -- else 403, nothing else
-    Update.de_json -> update_id seen before? -> skip | Application.update_queue -> handlers
+    X-Telegram-Bot-Api-Secret-Token == TELEGRAM_WEBHOOK_SECRET (constant time) -- else 403, empty
+    Update.de_json -> update_id seen before? -> skip | Application.update_queue -> handlers (concurrently)
     handlers -> Desk (worker thread) -> sendMessage (HTML; numbers as text; URL and callback buttons)
+
+Delivery (`_deliver`): 429 waits Telegram's retry_after (up to MAX_RETRY_AFTER) and
+tries again; 5xx and failures to connect are retried with backoff (3 attempts).  A
+timeout while waiting for Telegram's answer is not retried: the message may have
+been sent, and sendMessage has no way to make a repeat harmless.
 
 The same Application runs long polling for `bot telegram poll` (no public URL
 needed).  In groups the bot answers only when mentioned or replied to, and
@@ -17,7 +22,11 @@ import hmac
 import html
 import json
 import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
+import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from telegram import (
@@ -31,7 +40,15 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, ParseMode
-from telegram.error import TelegramError
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -43,6 +60,7 @@ from telegram.ext import (
 
 from bot.channels import Desk, action, more_action, words
 from bot.render import name, render_text
+from bot.retry import Backoff
 from bot.types import Lang, Referral
 
 log = logging.getLogger("bot.telegram")
@@ -52,6 +70,8 @@ MAX_TEXT = 4096
 MAX_CALLBACK = 64
 MAX_URL_BUTTONS = 6
 ALLOWED_UPDATES = ["message", "callback_query"]
+MAX_RETRY_AFTER = 30  # seconds: a longer flood wait is given up (and logged) rather than waited out
+ARRIVALS = 10_000  # update arrival times kept for the latency metric
 COMMANDS = {
     "start": ("はじめに・このボットについて", "About this bot"),
     "help": ("使い方", "How to use"),
@@ -62,10 +82,15 @@ COMMANDS = {
 
 
 class TelegramChannel:
-    def __init__(self, desk: Desk, token: str, secret: str | None, api_base: str, polling: bool = False) -> None:
+    def __init__(self, desk: Desk, token: str, secret: str | None, api_base: str, polling: bool = False, *,
+                 timeout: float = 10.0, backoff: Backoff | None = None) -> None:
         self.desk = desk
         self.secret = secret
-        builder = Application.builder().token(token).base_url(f"{api_base}/bot").concurrent_updates(True)
+        self.backoff = backoff or Backoff()
+        self.metrics = desk.metrics
+        self._arrived: dict[int, float] = {}
+        builder = (Application.builder().token(token).base_url(f"{api_base}/bot").concurrent_updates(True)
+                   .connect_timeout(timeout).read_timeout(timeout).write_timeout(timeout).pool_timeout(timeout))
         if not polling:
             builder = builder.updater(None)
         self.app = builder.build()
@@ -93,10 +118,17 @@ class TelegramChannel:
 
     async def webhook(self, request: Request) -> Response:
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-        if not self.secret or not hmac.compare_digest(given.encode(), self.secret.encode()):
-            return JSONResponse({"error": "forbidden"}, 403)
+        if not self.secret or not hmac.compare_digest(given.encode("utf-8", "replace"), self.secret.encode()):
+            return Response(status_code=403)
+        arrived = time.monotonic()
         try:
-            update = Update.de_json(json.loads(await request.body()), self.app.bot)
+            data = json.loads(await request.body())
+            if not isinstance(data, dict):
+                raise ValueError("not an object")
+            update = Update.de_json(data, self.app.bot)
+            ids = [update.update_id, *(x.id for x in (update.effective_chat, update.effective_user) if x)]
+            if any(type(i) is not int for i in ids):
+                raise ValueError("an id is not an integer")
         except Exception as e:  # noqa: BLE001
             # Answered 200: Telegram would otherwise retry an update no retry can mend.
             log.warning("telegram: unreadable update ignored (%s)", type(e).__name__)
@@ -104,6 +136,9 @@ class TelegramChannel:
         if not await asyncio.to_thread(self.desk.first_delivery, f"{CHANNEL}:{update.update_id}"):
             log.info("telegram: update delivered again; answered already")
             return JSONResponse({"ok": True, "duplicate": True})
+        if len(self._arrived) >= ARRIVALS:
+            self._arrived.clear()
+        self._arrived[update.update_id] = arrived
         await self.app.update_queue.put(update)
         return JSONResponse({"ok": True})
 
@@ -133,13 +168,63 @@ class TelegramChannel:
             text = (units[: 2 * entity.offset] + units[2 * (entity.offset + entity.length):]).decode("utf-16-le")
         return text.strip()
 
-    async def _send(self, update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    async def _send(self, update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> bool:
         chat = update.effective_chat
         if chat is None:
-            return
-        await self.app.bot.send_message(chat.id, _cut_lines(text, MAX_TEXT), parse_mode=ParseMode.HTML,
-                                        reply_markup=markup,
-                                        link_preview_options=LinkPreviewOptions(is_disabled=True))
+            return False
+        chat_id = chat.id
+
+        def send() -> Awaitable[Message]:
+            return self.app.bot.send_message(chat_id, _cut_lines(text, MAX_TEXT), parse_mode=ParseMode.HTML,
+                                             reply_markup=markup,
+                                             link_preview_options=LinkPreviewOptions(is_disabled=True))
+
+        sent = await self._deliver(send)
+        arrived = self._arrived.pop(update.update_id, None)
+        if sent and arrived is not None:
+            self.metrics.reply_seconds.labels(CHANNEL).observe(time.monotonic() - arrived)
+        return sent
+
+    async def _deliver(self, call: Callable[[], Awaitable[object]]) -> bool:
+        """Make one Bot API call, retried where a repeat cannot send twice; True when Telegram took it."""
+        attempts = self.backoff.attempts
+        for n, delay in enumerate(self.backoff.delays(), 1):
+            await asyncio.sleep(delay)
+            try:
+                await call()
+                return True
+            except RetryAfter as e:
+                self._failed("429")
+                wait = _seconds(e)
+                if wait > MAX_RETRY_AFTER or n == attempts:
+                    log.error("telegram: flood control asks to wait %ss (attempt %d of %d); given up", wait, n,
+                              attempts)
+                    return False
+                log.warning("telegram: flood control, waiting %ss (attempt %d of %d)", wait, n, attempts)
+                await asyncio.sleep(wait)
+            except TimedOut as e:
+                self._failed("timeout")
+                if not isinstance(e.__cause__, httpx.ConnectTimeout | httpx.PoolTimeout | httpx.WriteTimeout):
+                    log.error("telegram: no answer in time; not retried, as the message may have been sent")
+                    return False
+                log.warning("telegram: could not send in time (attempt %d of %d)", n, attempts)
+            except (BadRequest, Forbidden, InvalidToken) as e:
+                self._failed(type(e).__name__)
+                log.error("telegram: %s from the Bot API; not retried", type(e).__name__)
+                return False
+            except NetworkError as e:  # 5xx, connection refused or reset
+                self._failed("network")
+                log.warning("telegram: %s: server error or no connection (attempt %d of %d)", type(e).__name__, n,
+                            attempts)
+            except TelegramError as e:
+                self._failed(type(e).__name__)
+                log.error("telegram: %s from the Bot API; not retried", type(e).__name__)
+                return False
+        log.error("telegram: message not delivered after %d attempts", attempts)
+        return False
+
+    def _failed(self, kind: str) -> None:
+        self.metrics.api_errors.labels(CHANNEL, kind).inc()
 
     async def _lang(self, key: str | None, text: str = "") -> Lang:
         return await asyncio.to_thread(self.desk.lang, key, text)
@@ -157,6 +242,12 @@ class TelegramChannel:
             return
         answer = await asyncio.to_thread(self.desk.answer, CHANNEL, key, text)
         referral = answer.referral
+        if referral is None:
+            if answer.slow_down:
+                lang = await self._lang(key, text)
+                await self._send(update, html.escape(words.SLOW_DOWN[lang]), controls(lang, key is None,
+                                                                                      twenty_four=True))
+            return
         if answer.only_area and answer.learned is not None:
             said = words.AREA_SET[referral.lang].format(name=answer.learned.name)
             await self._send(update, html.escape(said), controls(referral.lang, key is None))
@@ -166,9 +257,10 @@ class TelegramChannel:
     async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         key = self._key(update)
         if key:
-            await asyncio.to_thread(self.desk.store.seen, key, CHANNEL)
+            await asyncio.to_thread(self.desk.seen, CHANNEL, key)
         lang = await self._lang(key)
-        await self._send(update, html.escape(words.WELCOME[lang]), controls(lang, key is None))
+        welcome = f"{words.WELCOME[lang]}\n\n{self.desk.privacy(lang)}"
+        await self._send(update, html.escape(welcome), controls(lang, key is None))
 
     async def on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         lang = await self._lang(self._key(update))
@@ -203,8 +295,8 @@ class TelegramChannel:
         if key is None:
             await self._send(update, html.escape(words.GROUP_NOTHING_STORED[lang]))
             return
-        await asyncio.to_thread(self.desk.forget, key)
-        await self._send(update, html.escape(words.FORGOTTEN[lang]))
+        done = await asyncio.to_thread(self.desk.forget, key)
+        await self._send(update, html.escape(words.FORGOTTEN[lang] if done else words.FORGET_FAILED[lang]))
 
     async def on_location(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -221,7 +313,7 @@ class TelegramChannel:
         query = update.callback_query
         if query is None:
             return
-        await query.answer()
+        await self._deliver(query.answer)
         key = self._key(update)
         lang = await self._lang(key)
         act = action(query.data or "")
@@ -287,14 +379,24 @@ def keyboard(referral: Referral, group: bool, more: str | None = "auto") -> Inli
     return InlineKeyboardMarkup([*rows, *controls(lang, group, more).inline_keyboard])
 
 
-def controls(lang: Lang, group: bool, more: str | None = None) -> InlineKeyboardMarkup:
+def controls(lang: Lang, group: bool, more: str | None = None, twenty_four: bool = False) -> InlineKeyboardMarkup:
     row = []
     if more:
         row.append(InlineKeyboardButton(words.MORE[lang], callback_data=more))
+    if twenty_four:
+        row.append(InlineKeyboardButton(words.TWENTY_FOUR[lang], callback_data="a=24h"))
     if not group:
         row.append(InlineKeyboardButton(words.SET_AREA[lang], callback_data="a=area"))
         row.append(InlineKeyboardButton(words.LANG_BUTTON[lang], callback_data=f"a=lang&l={words.other(lang)}"))
     return InlineKeyboardMarkup([row] if row else [])
+
+
+def _seconds(error: RetryAfter) -> float:
+    """RetryAfter's wait, read without PTB's deprecation warning (int today, timedelta in PTB 23)."""
+    value = getattr(error, "_retry_after", None)
+    if value is None:
+        value = error.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 def _cut(text: str, limit: int) -> str:

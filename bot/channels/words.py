@@ -32,15 +32,13 @@ WELCOME = {
     "ja": ("はじめまして。「つなぐ」です。\n"
            "困っていること、つらいことを短い言葉で送ってください。合いそうな相談窓口をお知らせします。\n\n"
            "・わたしは相談員ではなく、窓口を探すお手伝いをするボットです。\n"
-           "・いま命の危険があるときは、すぐに110（警察）か119（救急）に電話してください。\n"
-           "・送られた文章は保存しません。\n\n"
+           "・いま命の危険があるときは、すぐに110（警察）か119（救急）に電話してください。\n\n"
            "お住まいの市区町村名か郵便番号を送っていただくと、近くの窓口もお探しします。"
            "位置情報を送ることもできます。"),
     "en": ("Hello, this is Tsunagu.\n"
            "Tell me in a few words what is troubling you, and I will point you to services that can help.\n\n"
            "- I am a bot, not a counsellor: I find the people who can help.\n"
-           "- If your life is in danger now, call 110 (police) or 119 (ambulance) right away.\n"
-           "- I do not keep what you write.\n\n"
+           "- If your life is in danger now, call 110 (police) or 119 (ambulance) right away.\n\n"
            "Send the name of your city or your postal code and I can find help nearby too, "
            "or share your location."),
 }
@@ -86,8 +84,8 @@ LOCATION_FAILED = {
 }
 LANG_SET = {"ja": "日本語でお返事します。", "en": "I will reply in English from now on."}
 FORGOTTEN = {
-    "ja": "あなたについて覚えていたこと（地域・言語の設定）をすべて削除しました。",
-    "en": "I have deleted everything I remembered about you (area and language).",
+    "ja": "あなたについて覚えていたこと（地域・言語の設定など）をすべて削除しました。",
+    "en": "I have deleted everything I remembered about you (area, language and the rest).",
 }
 GROUP_NOTHING_STORED = {
     "ja": "グループでは、どなたの情報も保存していません。",
@@ -111,6 +109,50 @@ TROUBLE = {
     "en": "Sorry, I could not answer just now. Please try again in a moment. "
           "If your life is in danger now, call 110 (police) or 119 (ambulance).",
 }
+SLOW_DOWN = {
+    "ja": "たくさん送ってくださってありがとうございます。少し時間をおいてから、また送ってください。"
+          "いま命の危険があるときは、110（警察）か119（救急）に電話してください。"
+          "「24時間の窓口」から、いつでもつながる相談先も見られます。",
+    "en": "Thank you for writing. Please wait a minute before sending more. "
+          "If your life is in danger now, call 110 (police) or 119 (ambulance); "
+          "\"24-hour lines\" shows services you can reach at any time.",
+}
+FORGET_FAILED = {
+    "ja": "ごめんなさい、いま削除できませんでした。少し時間をおいて、もう一度「/forget」と送ってください。",
+    "en": "Sorry, I could not delete it just now. Please send /forget again in a little while.",
+}
+FORGET_WORDS = {"/forget", "forget me", "忘れて", "わすれて", "データを削除", "データを削除して"}
+
+# The privacy notice (docs/privacy.md says the same at length).  `kept` is the
+# sentence about message text, which depends on STORE_MESSAGES.
+PRIVACY = {
+    "ja": ("プライバシーについて\n"
+           "・{kept}\n"
+           "・覚えるのは、あなたが設定した地域（位置情報はおよそ1kmに丸めます）と言語だけです。"
+           "LINEやTelegramのIDは、そのままの形では保存しません。\n"
+           "・相談の件数は、誰のものかわからない形（時刻・地域・相談の種類）でだけ記録します。\n"
+           "・「/forget」と送ると、あなたについて覚えていることをすべて削除します"
+           "（LINEではブロックしても削除されます）。"),
+    "en": ("About your privacy\n"
+           "- {kept}\n"
+           "- I remember only the area you set (a shared location is rounded to about 1 km) and your language. "
+           "Your LINE or Telegram id is never stored as it is.\n"
+           "- Referrals are counted without anything that says whose they were (time, area, kind of need).\n"
+           "- Send /forget and I delete everything I remember about you (on LINE, blocking me does too)."),
+}
+KEPT_NOTHING = {"ja": "あなたが書いた文章は保存しません。", "en": "I do not keep what you write."}
+KEPT_DAYS = {
+    "ja": "書いた文章は、よりよい案内のために{days}日間だけ保存し、その後削除します。",
+    "en": "What you write is kept for {days} days to improve the referrals, then deleted.",
+}
+
+
+def privacy(lang: Lang, stored_days: int | None = None) -> str:
+    """The privacy notice; `stored_days` when STORE_MESSAGES keeps message text that long."""
+    kept = KEPT_NOTHING[lang] if stored_days is None else KEPT_DAYS[lang].format(days=stored_days)
+    return PRIVACY[lang].format(kept=kept)
+
+
 LANG_BUTTON = {"ja": "English", "en": "日本語"}  # the button offers the other language
 
 

@@ -6,11 +6,14 @@
         reply = line.wait_reply()                 # the reply API call, parsed
 
 The API answers like LINE does: 401 on a wrong token, 400 on a reply token used
-twice or on messages past LINE's limits (so tests catch what LINE would refuse).
+twice or on messages past LINE's limits (so tests catch what LINE would refuse),
+409 on a push whose X-Line-Retry-Key was accepted before.  `line.faults` makes
+it fail on demand (bot.fakes.Faults): `line.faults.add("reply", status=500)`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -26,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bot.fakes import Call, Recorder
+from bot.fakes import Call, Faults, Recorder
 
 # LINE's documented limits for a reply (https://developers.line.biz/en/reference/messaging-api/).
 MAX_MESSAGES = 5
@@ -107,7 +110,9 @@ class FakeLine:
         self.secret = secret
         self.token = token
         self.recorder = Recorder()
+        self.faults = Faults()
         self.used_tokens: set[str] = set()
+        self.retry_keys: set[str] = set()
         self.rich_menus: dict[str, dict[str, Any]] = {}
         self.default_rich_menu: str | None = None
         self._ids = itertools.count(1)
@@ -115,7 +120,9 @@ class FakeLine:
     def reset(self) -> None:
         """Forget every call and menu, as a new fake would (a fake can serve many tests)."""
         self.recorder.clear()
+        self.faults.clear()
         self.used_tokens.clear()
+        self.retry_keys.clear()
         self.rich_menus.clear()
         self.default_rich_menu = None
 
@@ -124,6 +131,7 @@ class FakeLine:
     def api(self) -> Starlette:
         return Starlette(routes=[
             Route("/v2/bot/message/reply", self._reply, methods=["POST"]),
+            Route("/v2/bot/message/push", self._push, methods=["POST"]),
             Route("/v2/bot/richmenu", self._create_rich_menu, methods=["POST"]),
             Route("/v2/bot/richmenu/{rich_menu_id}/content", self._rich_menu_image, methods=["POST"]),
             Route("/v2/bot/user/all/richmenu/{rich_menu_id}", self._set_default, methods=["POST"]),
@@ -137,10 +145,27 @@ class FakeLine:
                                             "authorization header is valid."}, 401)
         return None
 
+    async def _answer(self, request: Request, method: str, params: dict[str, Any],
+                      serve: Any) -> JSONResponse:
+        """Faults first, then the token, then `serve(params)`; the call is recorded with its status."""
+        fault = self.faults.take(method, params)
+        if fault is not None and fault.delay:
+            await asyncio.sleep(fault.delay)
+        if request.headers.get("authorization") != f"Bearer {self.token}":
+            response = JSONResponse({"message": "Authentication failed. Confirm that the access token in the "
+                                                "authorization header is valid."}, 401)
+        elif fault is not None and fault.status is not None:
+            response = JSONResponse({"message": fault.message or "Internal server error"}, fault.status)
+        else:
+            response = serve(params)
+        self.recorder.add(Call(method, request.url.path, params, dict(request.headers),
+                               status=response.status_code))
+        return response
+
     async def _reply(self, request: Request) -> JSONResponse:
-        body = await request.json()
-        if denied := await self._record(request, "reply", body):
-            return denied
+        return await self._answer(request, "reply", await request.json(), self._serve_reply)
+
+    def _serve_reply(self, body: dict[str, Any]) -> JSONResponse:
         token = body.get("replyToken", "")
         if not token or token in self.used_tokens:
             return JSONResponse({"message": "Invalid reply token"}, 400)
@@ -149,6 +174,23 @@ class FakeLine:
         self.used_tokens.add(token)
         sent = [{"id": str(next(self._ids)), "quoteToken": f"q{n}"} for n, _ in enumerate(body["messages"])]
         return JSONResponse({"sentMessages": sent})
+
+    async def _push(self, request: Request) -> JSONResponse:
+        retry_key = request.headers.get("x-line-retry-key")
+
+        def serve(body: dict[str, Any]) -> JSONResponse:
+            if retry_key and retry_key in self.retry_keys:
+                return JSONResponse({"message": "The retry key is already accepted"}, 409)
+            if not str(body.get("to", "")).startswith(("U", "C", "R")):
+                return JSONResponse({"message": "The property, 'to', in the request body is invalid"}, 400)
+            if problems := check_messages(body.get("messages")):
+                return JSONResponse({"message": "The request body has errors", "details": problems}, 400)
+            if retry_key:
+                self.retry_keys.add(retry_key)
+            sent = [{"id": str(next(self._ids)), "quoteToken": f"q{n}"} for n, _ in enumerate(body["messages"])]
+            return JSONResponse({"sentMessages": sent})
+
+        return await self._answer(request, "push", await request.json(), serve)
 
     async def _create_rich_menu(self, request: Request) -> JSONResponse:
         body = await request.json()
@@ -186,12 +228,23 @@ class FakeLine:
     # What a test reads
 
     def replies(self) -> list[Reply]:
-        return [Reply(c.params["replyToken"], c.params["messages"], c.at) for c in self.recorder.calls("reply")]
+        """The replies LINE accepted (a refused attempt reached no one)."""
+        return [Reply(c.params["replyToken"], c.params["messages"], c.at)
+                for c in self.recorder.calls("reply", ok=True)]
 
     def wait_reply(self, count: int = 1, timeout: float = 5.0) -> Reply:
-        """The `count`-th reply, waiting for it to arrive."""
-        c = self.recorder.wait("reply", count, timeout)[count - 1]
+        """The `count`-th accepted reply, waiting for it to arrive."""
+        c = self.recorder.wait("reply", count, timeout, ok=True)[count - 1]
         return Reply(c.params["replyToken"], c.params["messages"], c.at)
+
+    def pushes(self) -> list[Reply]:
+        """Push messages LINE accepted, as replies (`token` holds the recipient)."""
+        return [Reply(c.params["to"], c.params["messages"], c.at) for c in self.recorder.calls("push", ok=True)]
+
+    def delivered(self) -> list[Reply]:
+        """Everything that reached a resident: accepted replies and pushes, in order."""
+        calls = [c for c in self.recorder.calls(ok=True) if c.method in ("reply", "push")]
+        return [Reply(c.params.get("replyToken") or c.params["to"], c.params["messages"], c.at) for c in calls]
 
     # The webhooks LINE sends
 

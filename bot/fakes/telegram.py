@@ -8,6 +8,8 @@
 The API answers like Telegram: {"ok": true, "result": ...}; 401 on a wrong
 token, 404 on an unknown method.  getMe (called by python-telegram-bot on
 start) names the bot @tsunagu_test_bot.  getUpdates hands out `tg.queue`.
+`tg.faults` makes it fail on demand (bot.fakes.Faults), e.g. a 429 with retry_after:
+`tg.faults.add("sendMessage", status=429, retry_after=1)`.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bot.fakes import Call, Recorder
+from bot.fakes import Call, Faults, Recorder
 
 BOT = {"id": 7000000001, "is_bot": True, "first_name": "Tsunagu", "username": "tsunagu_test_bot",
        "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False}
@@ -54,6 +56,7 @@ class FakeTelegram:
         self.token = token
         self.secret = secret
         self.recorder = Recorder()
+        self.faults = Faults()
         self.queue: list[dict[str, Any]] = []  # updates for getUpdates
         self.webhook: dict[str, Any] | None = None
         self._ids = itertools.count(1)
@@ -62,6 +65,7 @@ class FakeTelegram:
     def reset(self) -> None:
         """Forget every call, queued update and webhook, as a new fake would."""
         self.recorder.clear()
+        self.faults.clear()
         self.queue.clear()
         self.webhook = None
 
@@ -73,9 +77,25 @@ class FakeTelegram:
     async def _call(self, request: Request) -> JSONResponse:
         method = request.path_params["method"]
         params = await _params(request)
-        self.recorder.add(Call(method, request.url.path, params, dict(request.headers)))
+        fault = self.faults.take(method, params)
+        if fault is not None and fault.delay:
+            await asyncio.sleep(fault.delay)
+        response = await self._serve(request, method, params, fault)
+        self.recorder.add(Call(method, request.url.path, params, dict(request.headers),
+                               status=response.status_code))
+        return response
+
+    async def _serve(self, request: Request, method: str, params: dict[str, Any], fault: Any) -> JSONResponse:
         if request.path_params["token"] != self.token:
             return JSONResponse({"ok": False, "error_code": 401, "description": "Unauthorized"}, 401)
+        if fault is not None and fault.status is not None:
+            error: dict[str, Any] = {"ok": False, "error_code": fault.status,
+                                     "description": fault.message or ("Too Many Requests" if fault.status == 429
+                                                                      else "Internal Server Error")}
+            if fault.retry_after is not None:
+                error["parameters"] = {"retry_after": fault.retry_after}
+                error["description"] += f": retry after {fault.retry_after}"
+            return JSONResponse(error, fault.status)
         answer = getattr(self, f"_{method}", None)
         if answer is None:
             return JSONResponse({"ok": False, "error_code": 404, "description": "Not Found"}, 404)
@@ -97,7 +117,10 @@ class FakeTelegram:
                 raise BadRequest("BUTTON_DATA_INVALID")
             if "url" in button and not button["url"].startswith(("http://", "https://", "tg://")):
                 raise BadRequest("inline keyboard button URL is invalid")
-        chat = {"id": int(params["chat_id"]), "type": "private"}
+        try:
+            chat = {"id": int(params["chat_id"]), "type": "private"}
+        except (KeyError, TypeError, ValueError):
+            raise BadRequest("chat not found") from None
         return {"message_id": next(self._ids), "date": int(time.time()), "chat": chat, "text": text,
                 "from": BOT}
 
@@ -125,10 +148,11 @@ class FakeTelegram:
     # What a test reads
 
     def sent(self) -> list[Sent]:
-        return [_sent(c) for c in self.recorder.calls("sendMessage")]
+        """Messages Telegram accepted (a refused call reached no one)."""
+        return [_sent(c) for c in self.recorder.calls("sendMessage", ok=True)]
 
     def wait_sent(self, count: int = 1, timeout: float = 5.0) -> Sent:
-        return _sent(self.recorder.wait("sendMessage", count, timeout)[count - 1])
+        return _sent(self.recorder.wait("sendMessage", count, timeout, ok=True)[count - 1])
 
     # The updates Telegram sends
 
