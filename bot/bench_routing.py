@@ -87,6 +87,9 @@ class BruteMatcher(Matcher):
             def get(self_inner, key, default=()):
                 return [pair for pairs in kana.values() for pair in pairs if pair[0].surface == key or pair[0].reading == key]
 
+            def __contains__(self_inner, key):
+                return bool(self_inner.get(key))
+
         self._by_kana = _ScanKana()
         every = set(range(len(self.phrases)))
         self._fuzzy_grams = _AllGrams(every)

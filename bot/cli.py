@@ -217,7 +217,7 @@ def _extensions(sub, cat) -> None:
     """Commands that live with their subsystems (server, channels, database, imports)."""
     import importlib
 
-    for module in ("bot.cli_server", "bot.cli_local", "bot.cli_console"):
+    for module in ("bot.cli_server", "bot.cli_local", "bot.cli_console", "bot.bench"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -1,6 +1,7 @@
 """`bot` commands for the server, its database and the two channels.
 
     bot serve --host H --port P          both channels on one server (Starlette + uvicorn)
+              [--workers N]              N processes on one port, forked after loading (bot/workers.py)
     bot db upgrade                       create or upgrade the schema (alembic)
     bot line richmenu [--image PNG]      create and set the default rich menu
     bot line send TEXT                   post a signed text event to a running server
@@ -8,6 +9,8 @@
     bot telegram set-webhook URL         register the webhook with the secret
     bot telegram send TEXT               post an update with the secret to a running server
     bot fakes --port P                   loopback fake LINE and Telegram APIs, printing each call
+    bot forget --channel C --user ID     delete everything linked to one resident
+    bot purge                            delete what is past keeping (RETENTION_DAYS, STORE_MESSAGES_DAYS)
 
 Settings come from the environment (bot/settings.py); each command is a few
 lines over the library.
@@ -19,6 +22,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -39,7 +43,9 @@ def _engine(args: argparse.Namespace) -> Any:
 
 
 def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from bot.logs import setup
+
+    setup()  # JSON lines without text or ids; LOG_FORMAT=text for the plain format
 
 
 def _desk(args: argparse.Namespace, settings: Any) -> Any:
@@ -49,9 +55,11 @@ def _desk(args: argparse.Namespace, settings: Any) -> Any:
     from bot.store import Store
 
     migrations.upgrade_if_behind(settings.database_url)
-    hasher, where = load_key(settings.hash_key, settings.sqlite_path)
+    hasher, where = load_key(settings.hash_key, settings.sqlite_path, settings.previous_hash_keys)
     logging.getLogger("bot.server").info(where)
-    return Desk(_engine(args), Store(settings.database_url), hasher)
+    return Desk(_engine(args), Store(settings.database_url, timeout=settings.db_timeout), hasher,
+                rate_limit=settings.rate_limit, store_messages=settings.store_messages,
+                store_messages_days=settings.store_messages_days)
 
 
 # -- serve, db ----------------------------------------------------------------------------------
@@ -60,14 +68,44 @@ def _desk(args: argparse.Namespace, settings: Any) -> Any:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from bot import workers
     from bot.server import create_app
+    from bot.snapshot import load_engine
 
     _logging()
     settings = _settings()
-    engine = _engine(args) if args.catalogue else None
-    uvicorn.run(create_app(settings, engine), host=args.host, port=args.port or settings.port,
-                log_level="info", access_log=False, log_config=None)
-    return 0
+    engine = load_engine(args.catalogue)
+    port = args.port or settings.port
+    options: dict[str, Any] = {"log_level": "info", "access_log": False, "log_config": None}
+    if args.workers <= 1:
+        workers.freeze()
+        uvicorn.run(create_app(settings, engine), host=args.host, port=port, **options)
+        return 0
+    _prepare_workers(settings, engine)
+    return workers.serve(lambda: create_app(settings, engine), args.host, port, args.workers, **options)
+
+
+def _prepare_workers(settings: Any, engine: Any) -> None:
+    """What every worker would otherwise do at once on start: done once, before they are forked."""
+    import importlib
+
+    from bot import migrations
+    from bot.privacy import load_key
+    from bot.store import make_engine
+
+    migrations.upgrade_if_behind(settings.database_url)
+    try:
+        from bot.console.models import create_tables
+    except ImportError:
+        pass
+    else:
+        db = make_engine(settings.database_url)
+        create_tables(db)
+        db.dispose()  # no connection may cross the fork
+    load_key(settings.hash_key, settings.sqlite_path)  # a generated key file is written once
+    for module in ("bot.channels.line", *(("bot.channels.telegram",) if settings.telegram_on else ())):
+        importlib.import_module(module)  # imported once, shared by the workers
+    engine.route("死にたい")  # Sudachi and the caches warmed before the fork
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -76,6 +114,47 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     url = args.url or _settings().database_url
     migrations.upgrade(url)
     print(f"database at revision {migrations.current(url)}")
+    return 0
+
+
+# -- privacy: forget, purge ---------------------------------------------------------------------
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    from bot import migrations
+    from bot.privacy import load_key
+    from bot.store import Store
+
+    settings = _settings()
+    migrations.upgrade_if_behind(settings.database_url)
+    hasher, _ = load_key(settings.hash_key, settings.sqlite_path, settings.previous_hash_keys)
+    store = Store(settings.database_url)
+    try:
+        gone: dict[str, int] = {}
+        for key in (hasher.resident(args.channel, args.user), *hasher.former(args.channel, args.user)):
+            for table, n in store.forget(key).items():
+                gone[table] = gone.get(table, 0) + n
+    finally:
+        store.close()
+    print("deleted: " + ", ".join(f"{n} {table}" for table, n in gone.items()))
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from bot import migrations
+    from bot.store import Store
+
+    settings = _settings()
+    migrations.upgrade_if_behind(settings.database_url)
+    store = Store(settings.database_url)
+    messages = timedelta(days=settings.store_messages_days) if settings.store_messages else None
+    try:
+        gone = store.purge(timedelta(days=settings.retention_days), messages)
+    finally:
+        store.close()
+    print("purged: " + ", ".join(f"{n} {table}" for table, n in gone.items()))
     return 0
 
 
@@ -209,6 +288,8 @@ def add_commands(sub: Any) -> None:
     p = sub.add_parser("serve", help="run the LINE and Telegram webhooks on one server")
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (default: PORT, else 8000)")
+    p.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY") or 1),
+                   help="worker processes sharing the port (default: WEB_CONCURRENCY, else 1)")
     p.set_defaults(func=cmd_serve)
 
     db = sub.add_parser("db", help="the server's database").add_subparsers(dest="action", required=True)
@@ -237,6 +318,13 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--server", default="http://127.0.0.1:8000", help="the bot server's base URL")
     p.add_argument("--chat", type=int, default=42, help="the chat id to send as")
     p.set_defaults(func=cmd_telegram_send)
+
+    p = sub.add_parser("forget", help="delete everything linked to one resident (their own /forget, by hand)")
+    p.add_argument("--channel", required=True, choices=["line", "telegram"], help="the resident's channel")
+    p.add_argument("--user", required=True, help="their platform id (LINE user id, Telegram user id)")
+    p.set_defaults(func=cmd_forget)
+    p = sub.add_parser("purge", help="delete referral-log rows, idle residents and messages past keeping")
+    p.set_defaults(func=cmd_purge)
 
     p = sub.add_parser("fakes", help="run loopback fake LINE and Telegram APIs that print what the bot sends")
     p.add_argument("--port", type=int, default=8081, help="port on 127.0.0.1 (default 8081)")

@@ -8,6 +8,7 @@ in hiragana, so that kana-only and kanji spellings of the same word meet.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -35,8 +36,19 @@ class Token:
 
 
 @lru_cache(maxsize=1)
+def _dictionary() -> Dictionary:
+    return Dictionary(dict="core")  # memory-mapped: one copy for every thread and forked worker
+
+
+_local = threading.local()
+
+
 def _tokenizer():
-    return Dictionary(dict="core").tokenizer(mode=SplitMode.C)
+    """This thread's tokenizer: Sudachi refuses one used by two threads at once (the server routes in a pool)."""
+    tokenizer = getattr(_local, "tokenizer", None)
+    if tokenizer is None:
+        tokenizer = _local.tokenizer = _dictionary().tokenizer(mode=SplitMode.C)
+    return tokenizer
 
 
 def _english_stem(word: str) -> str:

@@ -19,6 +19,8 @@ from bot.fakes.line import FakeLine, Reply
 from bot.fakes.telegram import FakeTelegram, Sent
 from bot.settings import Settings
 
+pytest_plugins = ["tests.db_backends"]  # db_url: each database test on SQLite and PostgreSQL
+
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -62,7 +64,7 @@ class World:
         return self.line_event(self.line.text(text, user, **kw), nth)
 
     def line_event(self, event: dict, nth: int | None = None) -> Reply:
-        nth = nth or len(self.line.recorder.calls("reply")) + 1
+        nth = nth or len(self.line.recorder.calls("reply", ok=True)) + 1
         response = self.line.send(self.url, event)
         assert response.status_code == 200, response.text
         return self.line.wait_reply(nth)
@@ -71,7 +73,7 @@ class World:
         return self.telegram_update(self.telegram.text(text, chat_id, **kw))
 
     def telegram_update(self, update: dict) -> Sent:
-        nth = len(self.telegram.recorder.calls("sendMessage")) + 1
+        nth = len(self.telegram.recorder.calls("sendMessage", ok=True)) + 1
         response = self.telegram.send(self.url, update)
         assert response.status_code == 200, response.text
         return self.telegram.wait_sent(nth)

@@ -1,0 +1,318 @@
+"""`bot bench`: the figures of "Speed and scale", measured on this machine, in under 5 minutes.
+
+    routing   route() p50/p99 at about 1k, 10k and 30k entries; the brute-force ratio   bot/bench_routing.py
+    reload    a catalogue file re-read while another thread routes: do replies pause?
+    per event where one LINE event's CPU goes, stage by stage, in one process
+    webhook   start time, RSS/PSS per worker, events/s, p50/p99, lost and duplicated   bot/bench_webhook.py
+
+Prints the tables and writes them, with the machine and the command, to bench/results.md.
+Generated catalogues live in memory or in a temporary directory: they are never shipped.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+import random
+import re
+import shlex
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results.md"
+FULL = {"sizes": (1000, 10000, 30000), "brute": 150, "reload": 3000, "burst": 6000, "seconds": 10.0}
+QUICK = {"sizes": (300,), "brute": 5, "reload": 260, "burst": 60, "seconds": 1.0}
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {"cpu": model or platform.processor(), "cores": os.cpu_count(), "memory_gb": round(memory_gb, 1),
+            "python": platform.python_version(), "system": platform.platform(terse=True),
+            "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
+
+
+# -- catalogue reload -----------------------------------------------------------------------------
+
+
+def catalogue_text(size: int, source: Path, seed: int = 5) -> str:
+    """services.yaml grown to about `size` entries: local entries copied to random municipalities."""
+    text = source.read_text(encoding="utf-8")
+    entries = re.split(r"\n(?=- id: )", text)[1:]
+    local = [e for e in entries if not re.search(r"^  area: national", e, re.M)] or entries
+    with open(ROOT / "bot" / "data" / "municipalities.csv", encoding="utf-8") as f:
+        codes = [row["lgcode"][:6] for row in csv.DictReader(f)]
+    rng = random.Random(seed)
+    out = [text.rstrip() + "\n"]
+    for n in range(max(0, size - len(entries))):
+        entry = re.sub(r"^- id: (\S+)", lambda m, n=n: f"- id: {m.group(1)}_bench{n}", rng.choice(local).strip(),
+                       count=1)
+        entry = re.sub(r"^  area: .*$", f'  area: "{rng.choice(codes)}"', entry, count=1, flags=re.M)
+        out.append("\n" + entry + "\n")
+    return "".join(out)
+
+
+def reload_while_routing(engine: Any, texts: list[str], size: int) -> dict[str, Any]:
+    """Engine.reload() of a `size`-entry file in one thread while another routes: latency before and during."""
+    import copy
+
+    with tempfile.TemporaryDirectory(prefix="tsunagu-reload-") as tmp:
+        path = Path(tmp) / "services.yaml"
+        path.write_text(catalogue_text(size, engine.catalogue_path), encoding="utf-8")
+        subject = copy.copy(engine)  # the same matcher and areas, its own catalogue path and lock
+        subject.catalogue_path = path
+        subject._lock = threading.Lock()
+        before = _route_times(subject, texts, seconds=1.0)
+        during: list[float] = []
+        stop = threading.Event()
+
+        def route_on() -> None:
+            i = 0
+            while not stop.is_set():
+                s = time.perf_counter()
+                subject.route(texts[i % len(texts)])
+                during.append((time.perf_counter() - s) * 1000)
+                i += 1
+
+        router = threading.Thread(target=route_on)
+        router.start()
+        started = time.perf_counter()
+        problems = subject.reload()
+        seconds = time.perf_counter() - started
+        stop.set()
+        router.join()
+    entries = len(subject.catalogue.services)
+    return {
+        "entries": entries, "seconds": round(seconds, 2), "problems": len(problems),
+        "seconds_per_1k": round(seconds / max(entries, 1) * 1000, 2),
+        "routes_before_p50_ms": _p(before, 0.5), "routes_before_p99_ms": _p(before, 0.99),
+        "routes_during": len(during), "routes_during_p50_ms": _p(during, 0.5),
+        "routes_during_p99_ms": _p(during, 0.99), "routes_during_max_ms": round(max(during), 1) if during else None,
+    }
+
+
+def _route_times(engine: Any, texts: list[str], seconds: float) -> list[float]:
+    times, end, i = [], time.perf_counter() + seconds, 0
+    while time.perf_counter() < end:
+        s = time.perf_counter()
+        engine.route(texts[i % len(texts)])
+        times.append((time.perf_counter() - s) * 1000)
+        i += 1
+    return times
+
+
+def _p(values: list[float], q: float) -> float | None:
+    from bot.bench_webhook import percentile
+
+    return round(percentile(values, q), 2) if values else None
+
+
+# -- one event, stage by stage --------------------------------------------------------------------
+
+
+def per_event(engine: Any, texts: list[str], count: int = 300) -> dict[str, Any]:
+    """CPU per LINE text event in one thread of one process: where the server's time goes.
+
+    parse (signature + SDK webhook models), route(), the database and the LINE message objects
+    (the rest of LineChannel.respond()), the reply JSON (the SDK's serialisation).
+    """
+    try:
+        from linebot.v3.messaging import ReplyMessageRequest
+
+        from bot import migrations
+        from bot.channels import Desk
+        from bot.channels.line import LineChannel
+        from bot.fakes.line import FakeLine, sign
+        from bot.privacy import Hasher
+        from bot.store import Store
+    except ImportError as e:
+        return {"error": f"not measured: {e}"}
+    with tempfile.TemporaryDirectory(prefix="tsunagu-event-") as tmp:
+        url = f"sqlite:///{tmp}/bench.db"
+        migrations.upgrade(url)
+        store = Store(url)
+        try:
+            desk = Desk(engine, store, Hasher(b"bench"))
+            channel = LineChannel(desk, "bench-secret", "bench-token", "http://127.0.0.1:9")
+            line = FakeLine(secret="bench-secret")
+            parse = _line_parser(channel)
+            bodies = []
+            for n in range(count):
+                body = json.dumps({"destination": "U", "events": [line.text(texts[n % len(texts)], f"U{n}")]},
+                                  ensure_ascii=False)
+                bodies.append((body, sign(body.encode(), "bench-secret")))
+            stages: dict[str, list[float]] = {"parse": [], "respond": [], "reply JSON": [], "route": [],
+                                              "messages": []}
+            build = getattr(sys.modules["bot.channels.line"], "referral_messages", None)
+            for body, signature in bodies:
+                t0 = time.perf_counter()
+                event = parse(body, signature)
+                t1 = time.perf_counter()
+                messages = channel.respond(event)
+                t2 = time.perf_counter()
+                ReplyMessageRequest(reply_token="x", messages=messages or []).to_json()
+                t3 = time.perf_counter()
+                referral = engine.route(event.message.text)
+                t4 = time.perf_counter()
+                if build is not None:
+                    build(referral)
+                stages["messages"].append(time.perf_counter() - t4)
+                stages["parse"].append(t1 - t0)
+                stages["respond"].append(t2 - t1)  # rate limit, resident, route, log, the LINE messages
+                stages["reply JSON"].append(t3 - t2)
+                stages["route"].append(t4 - t3)  # the same route() again, on its own
+        except Exception as e:  # noqa: BLE001  (the channel's internals moved: say so, measure the rest)
+            return {"error": f"not measured: {type(e).__name__}: {e}"}
+        finally:
+            store.close()
+    mean = {k: statistics.fmean(v) * 1000 for k, v in stages.items()}
+    out = {"parse (signature, SDK webhook models)": mean["parse"], "route()": mean["route"],
+           "LINE message objects (SDK models)": mean["messages"],
+           "database (rate limit, resident, log)": max(0.0, mean["respond"] - mean["route"] - mean["messages"]),
+           "reply JSON (SDK models)": mean["reply JSON"]}
+    out = {k: round(v, 2) for k, v in out.items()}
+    out["total"] = round(sum(out.values()), 2)
+    return out
+
+
+def _line_parser(channel: Any) -> Any:
+    """The channel's own check and parse of a webhook body (whichever this version of it has)."""
+    from bot.channels import line
+
+    if hasattr(channel, "signed") and hasattr(line, "parse_events"):
+        def parse(body: str, signature: str) -> Any:
+            raw = body.encode()
+            assert channel.signed(raw, signature)
+            return line.parse_events(raw)[0]
+
+        return parse
+    from linebot.v3 import WebhookParser
+
+    parser = WebhookParser("bench-secret")
+    return lambda body, signature: parser.parse(body, signature)[0]
+
+
+# -- everything -----------------------------------------------------------------------------------
+
+
+def run(quick: bool = False, workers: int = 2, database_url: str | None = None, rate: float = 1000.0,
+        parts: tuple[str, ...] = ("routing", "reload", "event", "webhook"), echo: Any = print) -> dict[str, Any]:
+    from bot import bench_routing, bench_webhook
+
+    plan = QUICK if quick else FULL
+    given = sys.argv[2:] if sys.argv[1:2] == ["bench"] else []
+    result: dict[str, Any] = {"machine": machine(), "quick": quick,
+                              "command": " ".join(["bot bench", *(shlex.quote(a) for a in given)])}
+    started = time.monotonic()
+    cases = bench_routing.case_texts()
+    texts = [t for t, _ in bench_routing.variants(cases)]
+    if "routing" in parts:
+        echo("… routing", file=sys.stderr)
+        original = bench_routing.case_texts
+        if quick:  # a tenth of the cases: the tables, not the figures
+            bench_routing.case_texts = lambda: cases[::10]
+        try:
+            result["routing"] = bench_routing.run(sizes=plan["sizes"], brute_sample=plan["brute"])
+        except Exception as e:  # noqa: BLE001  (report what broke, measure the rest)
+            result["routing"] = {"error": f"{type(e).__name__}: {e}"}
+        finally:
+            bench_routing.case_texts = original
+    if "reload" in parts or "event" in parts:
+        from bot.snapshot import load_engine
+
+        engine = load_engine()
+        if "reload" in parts:
+            echo("… catalogue reload", file=sys.stderr)
+            result["reload"] = reload_while_routing(engine, texts, plan["reload"])
+        if "event" in parts:
+            echo("… one event, stage by stage", file=sys.stderr)
+            result["event"] = per_event(engine, texts, 50 if quick else 300)
+    if "webhook" in parts:
+        echo(f"… webhook, {workers} workers", file=sys.stderr)
+        result["webhook"] = bench_webhook.run(texts, workers=workers, database_url=database_url, rate=rate,
+                                              burst=plan["burst"], seconds=plan["seconds"], quick=quick)
+    result["seconds"] = round(time.monotonic() - started, 1)
+    return result
+
+
+def report(result: dict[str, Any]) -> str:
+    from bot import bench_routing, bench_webhook
+
+    parts = []
+    if "routing" in result:
+        r = result["routing"]
+        parts.append(f"Routing: not measured: {r['error']}" if "error" in r else bench_routing.table(r))
+    if "reload" in result:
+        r = result["reload"]
+        parts.append(
+            "Catalogue reload (Engine.reload() of a file, while another thread routes)\n"
+            f"{r['entries']} entries re-read in {r['seconds']} s ({r['seconds_per_1k']} s per 1k entries: "
+            f"about {r['seconds_per_1k'] * 30:.0f} s at 30k); {r['routes_during']} routes answered meanwhile, "
+            f"p50 {r['routes_during_p50_ms']} ms / p99 {r['routes_during_p99_ms']} ms / max "
+            f"{r['routes_during_max_ms']} ms (before: p50 {r['routes_before_p50_ms']} / p99 {r['routes_before_p99_ms']} ms)")
+    if "event" in result:
+        e = result["event"]
+        if "error" in e:
+            parts.append(f"One event, stage by stage: {e['error']}")
+        else:
+            parts.append("One event, stage by stage (CPU ms in one thread)\n" +
+                         "\n".join(f"{k:<36} {v:>7.2f}" for k, v in e.items()))
+    if "webhook" in result:
+        parts.append(bench_webhook.table(result["webhook"]))
+    m = result["machine"]
+    parts.append(f"machine: {m['cores']} cores ({m['cpu']}), {m['memory_gb']} GB, Python {m['python']}, "
+                 f"load average at start {m['load_average_at_start']}; bench took {result['seconds']} s")
+    return "\n\n".join(parts)
+
+
+def write_markdown(result: dict[str, Any], path: Path = RESULTS) -> None:
+    m = result["machine"]
+    text = (f"# Benchmark results\n\nMeasured {datetime.now().strftime('%Y-%m-%d %H:%M')} with "
+            f"`{result['command']}` on {m['system']}: {m['cores']} cores ({m['cpu']}), {m['memory_gb']} GB, "
+            f"Python {m['python']}; load average at start {m['load_average_at_start']}.\n"
+            "To reproduce: `make bench`, or `.venv/bin/bot bench` (`--workers N`, `--database-url URL`, "
+            "`--json`; `bot bench --help`); against PostgreSQL: `eval \"$(.ci/postgres start --durable)\"` "
+            "then `bot bench --database-url \"$TEST_POSTGRES_URL\"`.\n\n"
+            "```\n" + report(result) + "\n```\n\nRaw figures:\n\n```json\n"
+            + json.dumps(result, ensure_ascii=False, indent=1) + "\n```\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def cmd_bench(args: Any) -> int:
+    parts = tuple(p for p in ("routing", "reload", "event", "webhook") if p not in (args.skip or "").split(","))
+    result = run(quick=args.quick, workers=args.workers, database_url=args.database_url, rate=args.rate,
+                 parts=parts)
+    print(json.dumps(result, ensure_ascii=False, indent=1) if args.json else report(result))
+    if args.out != "-":
+        write_markdown(result, Path(args.out) if args.out else (RESULTS if not args.quick else Path(os.devnull)))
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    p = sub.add_parser("bench", help="measure routing, reload, webhook events/s, start time and memory (< 5 min)")
+    p.add_argument("--quick", action="store_true", help="tiny sizes, a few seconds (what the tests run)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="bot serve --workers for the webhook part (default: one per core)")
+    p.add_argument("--database-url", help="the server's database (default: a new SQLite file)")
+    p.add_argument("--rate", type=float, default=1000.0, help="the steady rate to try, events/s (default 1000)")
+    p.add_argument("--skip", help="parts to leave out, comma-separated: routing,reload,event,webhook")
+    p.add_argument("--json", action="store_true", help="print the raw figures as JSON")
+    p.add_argument("--out", help="markdown file for the results (default bench/results.md; --quick: none; - for none)")
+    p.set_defaults(func=cmd_bench)
