@@ -73,7 +73,9 @@ def load_engine(catalogue: Path | str | None = None) -> Engine:
         engine = Engine.__new__(Engine)
         engine.__dict__.update(state)
         engine._lock = threading.Lock()
-        engine._mtime = _mtime(path)  # the same content (the key says so), perhaps copied since
+        # The same content (the key says so), perhaps at another path: watch this one.
+        engine.catalogue_path = path
+        engine._mtime = _mtime(path)
         log.info("engine from snapshot %s", file.name)
         return engine
     except FileNotFoundError:
