@@ -118,14 +118,13 @@ def bot_server(engine, platforms, tmp_path_factory) -> Iterator[tuple[str, Setti
         yield bot.url, settings
 
 
-@pytest.fixture
-def world(bot_server, platforms, offline: None) -> World:  # noqa: ANN001
-    """The module's bot server with an empty database and fake platforms that have seen nothing."""
+def fresh_world(server, platforms) -> World:  # noqa: ANN001
+    """A running bot server with an empty database and fake platforms that have seen nothing."""
     from sqlmodel import SQLModel
 
     from bot.store import Store
 
-    url, settings = bot_server
+    url, settings = server
     line, _, tg, _ = platforms
     line.reset()
     tg.reset()
@@ -135,3 +134,9 @@ def world(bot_server, platforms, offline: None) -> World:  # noqa: ANN001
             conn.execute(table.delete())
     store.close()
     return World(url, line, tg, settings)
+
+
+@pytest.fixture
+def world(bot_server, platforms, offline: None) -> World:  # noqa: ANN001
+    """The module's bot server with an empty database and fake platforms that have seen nothing."""
+    return fresh_world(bot_server, platforms)

@@ -30,7 +30,7 @@ from bot.fakes.line import FakeLine
 from bot.fakes.telegram import FakeTelegram
 from bot.server import create_app
 from bot.store import ReferralLog, Store
-from tests.conftest import World
+from tests.conftest import World, fresh_world
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,18 +56,7 @@ def fault_server(engine, platforms, tmp_path_factory) -> Iterator[tuple[str, obj
 
 @pytest.fixture
 def faulty(fault_server, platforms, offline) -> World:
-    from sqlmodel import SQLModel
-
-    url, settings = fault_server
-    line, _, tg, _ = platforms
-    line.reset()
-    tg.reset()
-    store = Store(settings.database_url)
-    with store.engine.begin() as conn:
-        for table in SQLModel.metadata.sorted_tables:
-            conn.execute(table.delete())
-    store.close()
-    return World(url, line, tg, settings)
+    return fresh_world(fault_server, platforms)
 
 
 def log_rows(world: World) -> list[ReferralLog]:
