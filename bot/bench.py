@@ -79,24 +79,12 @@ def reload_while_routing(engine: Any, texts: list[str], size: int) -> dict[str, 
         subject.catalogue_path = path
         subject._lock = threading.Lock()
         before = _route_times(subject, texts, seconds=1.0)
-        during: list[float] = []
-        stop = threading.Event()
+        from bot.bench_routing import routing_in_background
 
-        def route_on() -> None:
-            i = 0
-            while not stop.is_set():
-                s = time.perf_counter()
-                subject.route(texts[i % len(texts)])
-                during.append((time.perf_counter() - s) * 1000)
-                i += 1
-
-        router = threading.Thread(target=route_on)
-        router.start()
-        started = time.perf_counter()
-        problems = subject.reload()
-        seconds = time.perf_counter() - started
-        stop.set()
-        router.join()
+        with routing_in_background(subject, texts) as during:
+            started = time.perf_counter()
+            problems = subject.reload()
+            seconds = time.perf_counter() - started
     entries = len(subject.catalogue.services)
     return {
         "entries": entries, "seconds": round(seconds, 2), "problems": len(problems),

@@ -16,6 +16,7 @@ import resource
 import statistics
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from bot.catalogue import Catalogue, Service
@@ -197,13 +198,13 @@ def run(sizes=(1000, 10000, 30000), brute_sample: int = 150) -> dict:
     return result
 
 
-def reload_under_load(engine: Engine, base: Catalogue, texts: list[str]) -> dict:
-    """Swap in a 30k catalogue while another thread routes: no reply waits for the swap."""
-    big = grow(base, engine, 30000, seed=3)
+@contextmanager
+def routing_in_background(engine, texts: list[str]):
+    """Route `texts` round and round in another thread; yields the list of times (ms) it fills."""
     stop = threading.Event()
     times: list[float] = []
 
-    def routes():
+    def routes() -> None:
         i = 0
         while not stop.is_set():
             s = time.perf_counter()
@@ -211,16 +212,25 @@ def reload_under_load(engine: Engine, base: Catalogue, texts: list[str]) -> dict
             times.append((time.perf_counter() - s) * 1000)
             i += 1
 
-    t = threading.Thread(target=routes)
-    t.start()
-    time.sleep(0.2)
-    s = time.perf_counter()
-    rebuilt = Catalogue(big.services, big.path, "reloaded")  # the indexing a reload does
-    engine.catalogue = rebuilt
-    swap_ms = (time.perf_counter() - s) * 1000
-    time.sleep(0.2)
-    stop.set()
-    t.join()
+    thread = threading.Thread(target=routes)
+    thread.start()
+    try:
+        yield times
+    finally:
+        stop.set()
+        thread.join()
+
+
+def reload_under_load(engine: Engine, base: Catalogue, texts: list[str]) -> dict:
+    """Swap in a 30k catalogue while another thread routes: no reply waits for the swap."""
+    big = grow(base, engine, 30000, seed=3)
+    with routing_in_background(engine, texts) as times:
+        time.sleep(0.2)
+        s = time.perf_counter()
+        rebuilt = Catalogue(big.services, big.path, "reloaded")  # the indexing a reload does
+        engine.catalogue = rebuilt
+        swap_ms = (time.perf_counter() - s) * 1000
+        time.sleep(0.2)
     engine.catalogue = base
     return {"index_build_ms": round(swap_ms, 1), "routes_during": len(times),
             "max_route_ms_during": round(max(times), 2) if times else None}
