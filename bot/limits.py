@@ -21,12 +21,14 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, Engine, bindparam, select
 from sqlmodel import Session, delete
 
-from bot.store import RateHit, bucket
+from bot.store import RateHit, bucket, upsert
+
+_HITS = RateHit.__table__  # type: ignore[attr-defined]
+COUNTS = select(_HITS.c.window, _HITS.c.count).where(  # this window's count and the last one's
+    _HITS.c.bucket == bindparam("bucket"), _HITS.c.window.in_([bindparam("now"), bindparam("last")]))
 
 
 @dataclass(frozen=True)
@@ -47,25 +49,19 @@ class Limiter:
 
     def hit(self, key: str, now: float | None = None) -> Decision:
         """Count one hit for `key` and say whether it is within the limit (hits over it count too)."""
+        with self.db.begin() as conn:
+            return self.hit_in(conn, key, now)
+
+    def hit_in(self, conn: Connection, key: str, now: float | None = None) -> Decision:
+        """`hit` inside the caller's transaction (Store.check_in counts a message with its other reads)."""
         now = time.time() if now is None else now
         window = int(now // self.per * self.per)
         b = bucket(self.name, key)
         expires = datetime.fromtimestamp(window + 2 * self.per, UTC)
         table = RateHit.__table__  # type: ignore[attr-defined]
-        with self.db.begin() as conn:
-            dialect = conn.dialect.name
-            if dialect in ("sqlite", "postgresql"):  # one statement: insert, or count up the row there is
-                insert = sqlite_insert if dialect == "sqlite" else pg_insert
-                statement = insert(table).values(bucket=b, window=window, count=1, expires_at=expires)
-                conn.execute(statement.on_conflict_do_update(index_elements=["bucket", "window"],
-                                                             set_={"count": table.c.count + 1}))
-            else:
-                changed = conn.execute(update(table).where(table.c.bucket == b, table.c.window == window)
-                                       .values(count=table.c.count + 1)).rowcount
-                if not changed:
-                    conn.execute(table.insert().values(bucket=b, window=window, count=1, expires_at=expires))
-            rows = dict(conn.execute(select(table.c.window, table.c.count).where(
-                table.c.bucket == b, table.c.window.in_((window, window - int(self.per))))).all())
+        upsert(conn, table, {"bucket": b, "window": window, "count": 1, "expires_at": expires},
+               keys=("bucket", "window"), increment="count")
+        rows = dict(conn.execute(COUNTS, {"bucket": b, "now": window, "last": window - int(self.per)}).all())
         return self._decide(rows, window, now)
 
     def peek(self, key: str, now: float | None = None) -> Decision:

@@ -107,6 +107,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
             for channel in channels.values():
                 with contextlib.suppress(Exception):
                     await channel.stop()
+            desk.close()
             store.close()
 
     async def healthz(request: Request) -> Response:

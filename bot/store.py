@@ -25,12 +25,17 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from functools import lru_cache
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Column, Text
+from sqlalchemy import Column, Connection, Table, Text, bindparam
 from sqlalchemy import Engine as SQLEngine
 from sqlalchemy import event as sa_event
+from sqlalchemy import update as sa_update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Field, Session, SQLModel, create_engine, delete, select
@@ -52,6 +57,13 @@ def utcnow() -> datetime:
 def bucket(name: str, key: str) -> str:
     """A rate-limit bucket: what is counted, hashed, so no address or id is stored in the clear."""
     return hashlib.sha256(f"{name}\x00{key}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class CheckIn(Generic[T]):
+    first: bool  # False: the event was answered before (a redelivery), and nothing else was done
+    resident: Resident | None = None
+    counted: T | None = None  # what `count` returned (a rate-limit decision)
 
 
 class Unavailable(Exception):
@@ -111,6 +123,52 @@ class RateHit(SQLModel, table=True):
     expires_at: datetime = Field(index=True)
 
 
+RESIDENTS = Resident.__table__  # type: ignore[attr-defined]
+EVENTS = ProcessedEvent.__table__  # type: ignore[attr-defined]
+REFERRALS = ReferralLog.__table__  # type: ignore[attr-defined]
+READ_RESIDENT = select(RESIDENTS).where(RESIDENTS.c.key == bindparam("key"))
+
+
+def upsert(conn: Connection, table: Table, values: dict[str, Any], keys: tuple[str, ...],
+           update: tuple[str, ...] = (), increment: str | None = None) -> bool:
+    """Insert a row; if one with the same `keys` is there, set its `update` columns to `values` and count
+    its `increment` column up by one.  One statement, which writes before it reads, so concurrent
+    writers never meet in an upgrade from a read lock.
+
+    With neither `update` nor `increment`: True when the row was inserted, False when it was there already.
+    """
+    dialect = conn.dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        statement = _upsert_statement(dialect, table, tuple(values), keys, update, increment)
+        return conn.execute(statement, values).first() is not None
+    where = [table.c[k] == values[k] for k in keys]
+    changes: dict[str, Any] = {c: values[c] for c in update}
+    if increment:
+        changes[increment] = table.c[increment] + 1
+    if changes and conn.execute(sa_update(table).where(*where).values(**changes)).rowcount:
+        return False
+    if conn.execute(select(*[table.c[k] for k in keys]).where(*where)).first() is not None:
+        return False
+    conn.execute(table.insert().values(**values))
+    return True
+
+
+@lru_cache(maxsize=64)
+def _upsert_statement(dialect: str, table: Table, columns: tuple[str, ...], keys: tuple[str, ...],
+                      update: tuple[str, ...], increment: str | None) -> Any:
+    """Built once per shape, with the values as parameters: building a statement cost more than running it."""
+    insert = sqlite_insert if dialect == "sqlite" else pg_insert
+    statement = insert(table).values({c: bindparam(c, type_=table.c[c].type) for c in columns})
+    changes: dict[str, Any] = {c: statement.excluded[c] for c in update}
+    if increment:
+        changes[increment] = table.c[increment] + 1
+    if changes:
+        statement = statement.on_conflict_do_update(index_elements=list(keys), set_=changes)
+    else:
+        statement = statement.on_conflict_do_nothing(index_elements=list(keys))
+    return statement.returning(table.c[keys[0]])  # a row back only when one was written (rowcount is -1 on psycopg)
+
+
 def database_url(url: str) -> str:
     """`postgres://` and `postgresql://` (what hosting platforms hand out) mean psycopg 3, the driver installed."""
     for prefix in ("postgres://", "postgresql://"):
@@ -150,6 +208,10 @@ class Store:
         self._down_until = {"read": 0.0, "write": 0.0}
         self._pending: deque[dict[str, Any]] = deque(maxlen=PENDING_LIMIT)
         self._lock = threading.Lock()
+        # SQLite lets one writer in at a time, and a writer it turns away sleeps in its busy handler
+        # (1, 2, 5, 10 ... 100 ms) however soon the lock is free: the threads of one process take
+        # turns here instead, and the busy handler is left for other processes.
+        self._writing = threading.RLock() if self.engine.dialect.name == "sqlite" else contextlib.nullcontext()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -159,8 +221,14 @@ class Store:
     @contextlib.contextmanager
     def _guard(self, what: str, write: bool) -> Iterator[None]:
         kind = "write" if write else "read"
-        if time.monotonic() < self._down_until[kind]:
-            raise Unavailable(f"{what}: database unavailable (retrying shortly)")
+        with self._writing if write else contextlib.nullcontext():
+            if time.monotonic() < self._down_until[kind]:
+                raise Unavailable(f"{what}: database unavailable (retrying shortly)")
+            with self._translated(what, write):
+                yield
+
+    @contextlib.contextmanager
+    def _translated(self, what: str, write: bool) -> Iterator[None]:
         try:
             yield
         except IntegrityError:
@@ -186,39 +254,26 @@ class Store:
     # Residents
 
     def resident(self, key: str) -> Resident | None:
-        with self._guard("read resident", write=False), Session(self.engine) as s:
-            return s.get(Resident, key)
+        with self._guard("read resident", write=False), self.engine.connect() as conn:
+            row = conn.execute(READ_RESIDENT, {"key": key}).mappings().first()
+        return Resident(**row) if row is not None else None
 
-    def seen(self, key: str, channel: str) -> Resident:
+    def seen(self, key: str, channel: str) -> None:
         """The resident, created on first sight; `last_seen` moves to now."""
-        with self._guard("resident seen", write=True), Session(self.engine, expire_on_commit=False) as s:
-            row = s.get(Resident, key)
-            if row is None:
-                row = Resident(key=key, channel=channel)
-            row.last_seen = utcnow()
-            s.add(row)
-            try:
-                s.commit()
-            except IntegrityError:  # created by a concurrent event of the same resident
-                s.rollback()
-                row = s.get(Resident, key)
-                assert row is not None
-            return row
+        self.remember(key, channel)
 
-    def remember(self, key: str, channel: str, **fields: Any) -> Resident:
-        """Set area, lat/lon (rounded) or lang on the resident."""
+    def remember(self, key: str, channel: str, **fields: Any) -> None:
+        """The resident seen now, with area, lat/lon (rounded) or lang set: one upsert."""
+        with self._guard("remember resident", write=True), self.engine.begin() as conn:
+            self._seen(conn, key, channel, fields)
+
+    def _seen(self, conn: Connection, key: str, channel: str, fields: dict[str, Any]) -> None:
         for name in ("lat", "lon"):
             if fields.get(name) is not None:
                 fields[name] = round(float(fields[name]), LOCATION_DECIMALS)
-        self.seen(key, channel)
-        with self._guard("remember resident", write=True), Session(self.engine, expire_on_commit=False) as s:
-            row = s.get(Resident, key)
-            assert row is not None
-            for name, value in fields.items():
-                setattr(row, name, value)
-            s.add(row)
-            s.commit()
-            return row
+        now = utcnow()
+        upsert(conn, RESIDENTS, {"key": key, "channel": channel, "created_at": now, "last_seen": now, **fields},
+               keys=("key",), update=("last_seen", *fields))
 
     def rekey(self, old: str, new: str) -> bool:
         """Move a resident stored under a previous hash key to the current one (key rotation)."""
@@ -251,15 +306,21 @@ class Store:
 
         The unique primary key decides, so this holds across workers and restarts.
         """
+        return self.check_in(event_id, None, ttl=ttl).first
+
+    def check_in(self, event_id: str | None, key: str | None, count: Callable[[Connection], T] | None = None,
+                 ttl: timedelta = EVENT_TTL) -> CheckIn[T]:
+        """What answering a message needs first, in one transaction: the event id claimed (unless
+        already answered: then nothing else), `count(connection)` (a rate limit), the resident read."""
         now = utcnow()
         self._purge_events(now)
-        with self._guard("event id", write=True), Session(self.engine) as s:
-            s.add(ProcessedEvent(event_id=event_id, expires_at=now + ttl))
-            try:
-                s.commit()
-            except IntegrityError:
-                return False
-        return True
+        with self._guard("check in", write=True), self.engine.begin() as conn:
+            if event_id and not upsert(conn, EVENTS, {"event_id": event_id, "expires_at": now + ttl},
+                                       keys=("event_id",)):
+                return CheckIn(first=False)
+            counted = count(conn) if count is not None and key else None
+            row = conn.execute(READ_RESIDENT, {"key": key}).mappings().first() if key else None
+            return CheckIn(True, Resident(**row) if row is not None else None, counted)
 
     def _purge_events(self, now: datetime) -> None:
         if time.monotonic() - self._purged < 600:
@@ -274,6 +335,14 @@ class Store:
 
     def log(self, channel: str, intents: list[str], area: str | None, crisis: bool) -> None:
         """Write a referral-log row; if the database is away, keep it (and those before it) for later."""
+        self.record(channel, None, intents, area, crisis)
+
+    def record(self, channel: str, key: str | None, intents: list[str], area: str | None, crisis: bool,
+               learned: str | None = None) -> None:
+        """After a referral, one transaction: the resident seen (with an area they named) and the log row.
+
+        If the database is away the log row waits in memory with those before it (Unavailable is raised).
+        """
         row = {"at": utcnow(), "channel": channel, "intents": ",".join(intents)[:400], "area": area,
                "crisis": crisis}
         with self._lock:
@@ -281,9 +350,10 @@ class Store:
             rows = list(self._pending)
             self._pending.clear()
         try:
-            with self._guard("referral log", write=True), Session(self.engine) as s:
-                s.add_all([ReferralLog(**r) for r in rows])
-                s.commit()
+            with self._guard("referral log", write=True), self.engine.begin() as conn:
+                if key:
+                    self._seen(conn, key, channel, {"area": learned} if learned else {})
+                conn.execute(REFERRALS.insert(), rows)
         except Unavailable:
             with self._lock:  # back in line, oldest first; past PENDING_LIMIT the oldest go
                 self._pending = deque([*rows, *self._pending], maxlen=PENDING_LIMIT)

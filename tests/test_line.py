@@ -189,3 +189,33 @@ def test_nothing_a_resident_wrote_is_stored(world):
     with Session(Store(world.settings.database_url).engine) as s:
         row = s.exec(select(ReferralLog)).first()
     assert row.crisis and "suicide_risk" in row.intents
+
+
+def test_every_kind_of_reply_is_sent_exactly_as_the_sdk_would_serialise_it(engine):
+    from linebot.v3.messaging import ReplyMessageRequest
+
+    from bot.channels.line import Reply, crisis_card, referral_messages
+
+    said = ["もう死にたい", "子どもが息をしていない", "息子がひきこもりで悩んでいる", "I am lonely and have no friends",
+            "浜松市で借金の相談をしたい", "こんにちは"]
+    for text in said:
+        referral = engine.route(text)
+        for group in (False, True):
+            messages = referral_messages(referral, group=group)
+            ours = Reply(reply_token="t", messages=messages).to_dict()
+            assert ours == ReplyMessageRequest(reply_token="t", messages=messages).to_dict(), text
+            assert ours["messages"] and ours["replyToken"] == "t"
+    assert crisis_card(engine.route("もう死にたい"), []).to_dict()["contents"]["type"] == "bubble"
+
+
+def test_a_service_drawn_once_and_kept_is_drawn_as_it_would_be_afresh(engine):
+    from bot.channels.line import _bubble, as_json, bubble
+
+    said = ["もう死にたい", "息子がひきこもりで悩んでいる", "I am lonely and have no friends", "浜松市で借金の相談をしたい",
+            "静岡県 介護に疲れた", "仕事がなくて食べるものもない", "夫に殴られる 札幌"]
+    hits = [h for text in said for h in engine.route(text).services]
+    assert any(h.open_now for h in hits) and any(h.open_now is None for h in hits)
+    for hit in hits:
+        for lang in ("ja", "en"):
+            assert as_json(bubble(hit, lang)) == as_json(_bubble.__wrapped__(hit, lang)), hit.service_id
+    assert bubble(hits[0], "ja") is bubble(hits[0], "ja"), "the next reply showing it gets the kept bubble"

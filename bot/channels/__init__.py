@@ -17,21 +17,27 @@ kind "slow down" a minute and then quiet, except that a crisis is always answere
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from typing import Literal, TypeVar
 from urllib.parse import parse_qsl, urlencode
+
+from sqlalchemy import Connection
 
 from bot import router
 from bot.channels import words
 from bot.engine import Engine
-from bot.limits import Limiter
+from bot.limits import Decision, Limiter
 from bot.metrics import Metrics
 from bot.privacy import Hasher
-from bot.store import RESIDENT_BUCKETS, Store, Unavailable
+from bot.store import RESIDENT_BUCKETS, CheckIn, Store, Unavailable
 from bot.types import Area, Evidence, IntentScore, Lang, Match, Referral, ResidentContext
 
 log = logging.getLogger("bot.channels")
@@ -41,9 +47,17 @@ NAMED = ("text", "postal", "code")
 _LATIN = re.compile(r"[A-Za-z]")
 _KANA_KANJI = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 PAGE = 10  # services per "more" page
+DESK_THREADS = 4  # matching holds the GIL: more threads only wait for it; a few cover database waits
 MAX_TEXT = 5000  # characters of a message read at all (LINE's own limit; the matcher reads fewer)
 T = TypeVar("T")
 Admission = Literal["ok", "warn", "quiet"]
+
+
+@dataclass(frozen=True)
+class Arrival:
+    first: bool  # False: the event was answered before
+    admitted: Admission = "ok"
+    context: ResidentContext = field(default_factory=ResidentContext)
 
 
 @dataclass(frozen=True)
@@ -51,6 +65,7 @@ class Answer:
     referral: Referral | None  # None: over the rate limit and not a crisis (see `slow_down`)
     learned: Area | None = None  # an area the resident named, now remembered
     slow_down: bool = False  # over the limit: say so kindly (once a window; after that, nothing)
+    repeat: bool = False  # the event was answered before (a redelivery): say nothing
 
     @property
     def only_area(self) -> bool:
@@ -94,12 +109,24 @@ class Desk:
     store_messages_days: int = 30
 
     def __post_init__(self) -> None:
+        # The desk's work (matching, the database) runs on threads of its own: the event loop's default
+        # executor stays free for the loop's own needs (aiohttp resolves host names there), which a
+        # burst queued behind a thousand routings would otherwise hold up until replies timed out.
+        self.pool = ThreadPoolExecutor(DESK_THREADS, thread_name_prefix="desk")
         self.limiter: Limiter | None = None
         self.warned: Limiter | None = None
         if self.rate_limit > 0:
             name, warned = RESIDENT_BUCKETS
             self.limiter = Limiter(self.store.engine, name, self.rate_limit, per=60)
             self.warned = Limiter(self.store.engine, warned, 1, per=60)
+
+    async def call(self, fn: Callable[..., T], *args: object) -> T:
+        """`fn(*args)` on the desk's threads (as asyncio.to_thread, with the caller's context)."""
+        context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(self.pool, partial(context.run, fn, *args))
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
 
     # The database, failing soft
 
@@ -151,39 +178,51 @@ class Desk:
     def seen(self, channel: str, key: str) -> None:
         self._write("resident seen", lambda: self.store.seen(key, channel))
 
-    def admit(self, channel: str, key: str | None) -> Admission:
-        """Count a message against the resident's rate limit: ok, warn (first one over) or quiet."""
-        if key is None or self.limiter is None or self.warned is None:
-            return "ok"
-        limiter, warned = self.limiter, self.warned
-        decision = self._read("rate limit", lambda: self.store.guarded("rate limit", lambda: limiter.hit(key)), None)
-        if decision is None or decision.allowed:
-            return "ok"
-        self.metrics.rate_limited.labels(channel).inc()
-        first = self._read("rate limit", lambda: self.store.guarded("rate limit", lambda: warned.hit(key)), None)
-        return "warn" if first is None or first.allowed else "quiet"
+    def arrive(self, channel: str, key: str | None, event_id: str | None = None) -> Arrival:
+        """Before routing, one database transaction: claim the event id (False: answered before),
+        count the message against the resident's rate limit (ok, warn: the first one over, or quiet),
+        read what is remembered of the resident."""
+        limiter = self.limiter
 
-    def answer(self, channel: str, key: str | None, text: str, now: datetime | None = None) -> Answer:
+        def count(conn: Connection) -> Decision | None:
+            return limiter.hit_in(conn, key) if limiter is not None and key else None
+
+        checked = self._read("check in", lambda: self.store.check_in(event_id, key, count), CheckIn(True))
+        if not checked.first:
+            return Arrival(first=False)
+        row, decision = checked.resident, checked.counted
+        lang: Lang | None = row.lang if row is not None and row.lang in ("ja", "en") else None  # type: ignore[assignment]
+        context = ResidentContext(area=row.area, lat=row.lat, lon=row.lon, lang=lang) if row else ResidentContext()
+        if decision is None or decision.allowed or key is None or self.warned is None:
+            return Arrival(True, "ok", context)
+        self.metrics.rate_limited.labels(channel).inc()
+        warned = self.warned
+        first = self._read("rate limit", lambda: self.store.guarded("rate limit", lambda: warned.hit(key)), None)
+        return Arrival(True, "warn" if first is None or first.allowed else "quiet", context)
+
+    def answer(self, channel: str, key: str | None, text: str, now: datetime | None = None,
+               event_id: str | None = None) -> Answer:
         """Route a resident's message; remember an area they named; log it without text or id.
 
         Over the rate limit only a crisis is routed; otherwise `Answer(None, slow_down=...)`.
+        With `event_id`, an event answered before gets `Answer(None, repeat=True)` and nothing is done.
         """
         text = text[:MAX_TEXT]
-        admitted = self.admit(channel, key)
+        arrival = self.arrive(channel, key, event_id)
+        if not arrival.first:
+            return Answer(None, repeat=True)
         match = self.engine.match(text)
-        if admitted != "ok" and not match.crisis:
-            return Answer(None, slow_down=admitted == "warn")
-        context = self.context(key)
+        if arrival.admitted != "ok" and not match.crisis:
+            return Answer(None, slow_down=arrival.admitted == "warn")
+        context = arrival.context
         referral = self.engine.route_match(match, context, now)
         area, learned = referral.area, None
-        if key:
-            self.seen(channel, key)
-            if area is not None and area.how in NAMED and area.code != context.area:
-                self._write("resident area", lambda: self.store.remember(key, channel, area=area.code))
-                learned = area
+        if key and area is not None and area.how in NAMED and area.code != context.area:
+            learned = area
         needs = [i.id for i in referral.intents[:3]]
-        self._write("referral log", lambda: self.store.log(channel, needs, area.code if area else None,
-                                                           referral.crisis))
+        # One transaction: the resident seen (with the area they named) and the anonymous log row.
+        self._write("referral log", lambda: self.store.record(channel, key, needs, area.code if area else None,
+                                                              referral.crisis, learned.code if learned else None))
         if self.store_messages and key:
             self._write("stored message", lambda: self.store.keep_message(key, channel, text, needs))
         self.metrics.referral(channel, needs, referral.crisis)

@@ -133,7 +133,7 @@ class TelegramChannel:
             # Answered 200: Telegram would otherwise retry an update no retry can mend.
             log.warning("telegram: unreadable update ignored (%s)", type(e).__name__)
             return JSONResponse({"ok": False, "ignored": "unreadable update"})
-        if not await asyncio.to_thread(self.desk.first_delivery, f"{CHANNEL}:{update.update_id}"):
+        if not await self.desk.call(self.desk.first_delivery, f"{CHANNEL}:{update.update_id}"):
             log.info("telegram: update delivered again; answered already")
             return JSONResponse({"ok": True, "duplicate": True})
         if len(self._arrived) >= ARRIVALS:
@@ -227,7 +227,7 @@ class TelegramChannel:
         self.metrics.api_errors.labels(CHANNEL, kind).inc()
 
     async def _lang(self, key: str | None, text: str = "") -> Lang:
-        return await asyncio.to_thread(self.desk.lang, key, text)
+        return await self.desk.call(self.desk.lang, key, text)
 
     # Handlers
 
@@ -240,7 +240,7 @@ class TelegramChannel:
             lang = await self._lang(key)
             await self._send(update, html.escape(words.ASK[lang]))
             return
-        answer = await asyncio.to_thread(self.desk.answer, CHANNEL, key, text)
+        answer = await self.desk.call(self.desk.answer, CHANNEL, key, text)
         referral = answer.referral
         if referral is None:
             if answer.slow_down:
@@ -257,7 +257,7 @@ class TelegramChannel:
     async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         key = self._key(update)
         if key:
-            await asyncio.to_thread(self.desk.seen, CHANNEL, key)
+            await self.desk.call(self.desk.seen, CHANNEL, key)
         lang = await self._lang(key)
         welcome = f"{words.WELCOME[lang]}\n\n{self.desk.privacy(lang)}"
         await self._send(update, html.escape(welcome), controls(lang, key is None))
@@ -274,7 +274,7 @@ class TelegramChannel:
             await self._send(update, html.escape(words.GROUP_NOTHING_STORED[lang]))
         elif not query:
             await self._send(update, html.escape(words.ASK_AREA[lang]))
-        elif area := await asyncio.to_thread(self.desk.set_area, CHANNEL, key, query):
+        elif area := await self.desk.call(self.desk.set_area, CHANNEL, key, query):
             await self._send(update, html.escape(words.AREA_SET[lang].format(name=area.name)))
         else:
             await self._send(update, html.escape(words.AREA_UNKNOWN[lang].format(query=query[:40])))
@@ -286,7 +286,7 @@ class TelegramChannel:
         chosen: Lang = "en" if wanted.startswith("en") else "ja" if wanted.startswith(("ja", "jp", "日")) \
             else words.other(current)
         if key:
-            await asyncio.to_thread(self.desk.set_lang, CHANNEL, key, chosen)
+            await self.desk.call(self.desk.set_lang, CHANNEL, key, chosen)
         await self._send(update, html.escape(words.LANG_SET[chosen]))
 
     async def on_forget(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -295,7 +295,7 @@ class TelegramChannel:
         if key is None:
             await self._send(update, html.escape(words.GROUP_NOTHING_STORED[lang]))
             return
-        done = await asyncio.to_thread(self.desk.forget, key)
+        done = await self.desk.call(self.desk.forget, key)
         await self._send(update, html.escape(words.FORGOTTEN[lang] if done else words.FORGET_FAILED[lang]))
 
     async def on_location(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -305,7 +305,7 @@ class TelegramChannel:
         key = self._key(update)
         lang = await self._lang(key)
         where = message.location
-        area = await asyncio.to_thread(self.desk.set_location, CHANNEL, key, where.latitude, where.longitude)
+        area = await self.desk.call(self.desk.set_location, CHANNEL, key, where.latitude, where.longitude)
         said = words.LOCATION_SET[lang].format(name=area.name) if area else words.LOCATION_FAILED[lang]
         await self._send(update, html.escape(said))
 
@@ -319,7 +319,7 @@ class TelegramChannel:
         act = action(query.data or "")
         kind = act.get("a")
         if kind == "more":
-            referral = await asyncio.to_thread(self.desk.more, key, act, lang)
+            referral = await self.desk.call(self.desk.more, key, act, lang)
             if referral is None:
                 await self._send(update, html.escape(words.NO_MORE[lang]))
                 return
@@ -327,14 +327,14 @@ class TelegramChannel:
             await self._send(update, referral_html(referral),
                              keyboard(referral, key is None, more=more_action(referral, page + 1, MAX_CALLBACK)))
         elif kind == "24h":
-            referral = await asyncio.to_thread(self.desk.lines_24h, key, lang)
+            referral = await self.desk.call(self.desk.lines_24h, key, lang)
             await self._send(update, referral_html(referral), keyboard(referral, key is None, more=None))
         elif kind in ("area", "near"):
             await self._send(update, html.escape(words.ASK_AREA[lang]))
         elif kind == "lang" and act.get("l") in ("ja", "en"):
             chosen: Lang = "en" if act["l"] == "en" else "ja"
             if key:
-                await asyncio.to_thread(self.desk.set_lang, CHANNEL, key, chosen)
+                await self.desk.call(self.desk.set_lang, CHANNEL, key, chosen)
             await self._send(update, html.escape(words.LANG_SET[chosen]), controls(chosen, key is None))
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
