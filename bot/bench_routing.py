@@ -80,8 +80,8 @@ class BruteMatcher(Matcher):
 
     def __init__(self, specs):
         super().__init__(specs)
-        self._by_first_lemma = _Everything(self.phrases)
-        self._by_first_bone = _Everything([p for p in self.phrases if len(p.skeleton) >= 2])
+        self._by_first_lemma = self._by_lemma_pair = _Everything(self.phrases)
+        self._by_first_bone = self._by_bone_pair = _Everything([p for p in self.phrases if len(p.skeleton) >= 2])
         kana = self._by_kana
 
         class _ScanKana:
@@ -94,6 +94,7 @@ class BruteMatcher(Matcher):
         self._by_kana = _ScanKana()
         every = set(range(len(self.phrases)))
         self._fuzzy_grams = _AllGrams(every)
+        self._gapped_needs = [frozenset()] * len(self.gapped)  # every gapped phrase scanned for
 
 
 class _AllGrams(dict):
@@ -153,30 +154,33 @@ def run(sizes=(1000, 10000, 30000), brute_sample: int = 150) -> dict:
     cases = variants(case_texts())
     texts = [t for t, _ in cases]
     # Cold caches would measure Sudachi's first calls, not routing: warm once, and
-    # clear the token cache so each timed call tokenizes for real.
-    from bot.tokens import _tokenize_clean
+    # clear the token caches so each timed call cleans and tokenizes for real.
+    from bot.tokens import clear_caches
+    from bot.workers import freeze
 
     base = engine.catalogue
     rows = []
     for size in sizes:
+        gc.unfreeze()  # the last size's catalogue may go
         engine.catalogue = grow(base, engine, size)
         time_routes(engine, texts[:50])
-        _tokenize_clean.cache_clear()
-        gc.collect()
+        clear_caches()
+        freeze()  # as `bot serve` does once the engine is loaded: the collector leaves it alone
         times = time_routes(engine, texts)
         rows.append({"size": len(engine.catalogue.services), "p50_ms": round(percentile(times, 0.5), 3),
                      "p99_ms": round(percentile(times, 0.99), 3), "messages": len(times)})
     engine.catalogue = base
+    gc.unfreeze()
 
     sample = cases[:: max(1, len(cases) // brute_sample)][:brute_sample]
     brute = BruteMatcher(engine.intents)
     indexed_times, brute_times = [], []
     for text, _ in sample:
-        _tokenize_clean.cache_clear()
+        clear_caches()
         s = time.perf_counter()
         engine.matcher.match(text)
         indexed_times.append((time.perf_counter() - s) * 1000)
-        _tokenize_clean.cache_clear()
+        clear_caches()
         s = time.perf_counter()
         brute.match(text)
         brute_times.append((time.perf_counter() - s) * 1000)

@@ -15,7 +15,7 @@ import math
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from itertools import chain
+from itertools import accumulate, chain
 
 import jaconv
 from rapidfuzz.distance import Levenshtein
@@ -105,11 +105,8 @@ class _View:
 
     @classmethod
     def of(cls, parts: list[str]) -> _View:
-        starts, pos = [], 0
-        for p in parts:
-            starts.append(pos)
-            pos += len(p)
-        return cls("".join(parts), starts, set(starts) | {pos})
+        offsets = list(accumulate(map(len, parts), initial=0))  # every token's start, then the end
+        return cls("".join(parts), offsets[:-1], set(offsets))
 
     def token_at(self, offset: int) -> int:
         # starts is sorted; the token that begins at or before offset
@@ -132,12 +129,15 @@ class Matcher:
         self.specs = specs
         self.phrases: list[_Phrase] = []
         self.gapped: list[tuple[_Phrase, tuple[tuple[str, ...], ...]]] = []
+        # Every word a gapped phrase needs: one missing from the message and the scan is skipped.
+        self._gapped_needs: list[frozenset[str]] = []
         for spec in specs.values():
             for p in spec.phrases:
                 if GAP_MARK in p.text:
                     parts = tuple(tuple(k for _, k in skeleton(tokenize(part))) for part in p.text.split(GAP_MARK))
                     if all(parts):
                         self.gapped.append((_Phrase(spec.id, p.text, p.weight, p.kind, (), "", "", ()), parts))
+                        self._gapped_needs.append(frozenset(k for part in parts for k in part))
                     continue
                 toks = tokenize(p.text)
                 if not toks:
@@ -171,6 +171,9 @@ class Matcher:
             if p.kind == "keyword" and len(p.reading) >= MIN_FUZZY:
                 for g in _bigrams(p.reading):
                     self._fuzzy_grams[g].add(i)
+        # By the first two words: at each place in a message only the phrases that go on as it does.
+        self._by_lemma_pair = _pair_index(self._by_first_lemma, lambda p: p.lemmas)
+        self._by_bone_pair = _pair_index(self._by_first_bone, lambda p: p.skeleton)
         self._max_kana = max((len(k) for k in self._by_kana), default=0)
         self._kana_prefixes = {k[:n] for k in self._by_kana for n in range(1, len(k) + 1)}
         # IME slips in kanji words of three or more (人知症, 生活保獲): one kanji swapped.
@@ -188,6 +191,9 @@ class Matcher:
                     and all("\u3041" <= c <= "\u309f" for c in p.reading):
                 self._cut_short.setdefault(p.reading[:-1], p)
         self._gram_count = [len(_bigrams(p.reading)) for p in self.phrases]
+        # The kana pairs a typo may leave: one edit to eight kana, two beyond, each edit
+        # losing at most two pairs. A phrase sharing fewer with the message is not tried.
+        self._min_shared = [g - 2 * (1 if len(p.reading) <= 8 else 2) for p, g in zip(self.phrases, self._gram_count, strict=True)]
         self._max_fuzzy = max((len(p.reading) for p in self.phrases), default=0) + 2
 
         self.examples: list[_Example] = []
@@ -228,7 +234,7 @@ class Matcher:
     def match(self, text: str) -> Match:
         cleaned = clean((text or "")[:MAX_CHARS])
         lang = "en" if is_english(cleaned) else "ja"
-        matched = _REPEATS.sub(r"\1 ", cleaned)
+        matched = _fold_repeats(cleaned)
         tokens = tokenize(matched)
         hits = self._phrase_hits(tokens)
         kana = _romaji_to_kana(matched)
@@ -255,22 +261,33 @@ class Matcher:
                 found[key] = (p.intent, ev, start, end)
 
         lemmas = [t.lemma for t in tokens]
-        for i, lemma in enumerate(lemmas):
-            for p in self._by_first_lemma.get(lemma, ()):
+        by_pair = self._by_lemma_pair
+        for i, pair in enumerate(zip(lemmas, [*lemmas[1:], None], strict=False)):
+            candidates = by_pair.get(pair)
+            if candidates is None:
+                candidates = by_pair.get((pair[0], None), ())
+            for p in candidates:
                 n = len(p.lemmas)
                 if tuple(lemmas[i:i + n]) == p.lemmas:
                     add(p, i, i + n, "".join(t.surface for t in tokens[i:i + n]), "lemma", 1.0)
 
         bones = skeleton(tokens)
         bone_keys = [k for _, k in bones]
-        for bi, key in enumerate(bone_keys):
-            for p in self._by_first_bone.get(key, ()):
+        by_pair = self._by_bone_pair
+        for bi, pair in enumerate(zip(bone_keys, [*bone_keys[1:], None], strict=False)):
+            candidates = by_pair.get(pair)
+            if candidates is None:
+                candidates = by_pair.get((pair[0], None), ())
+            for p in candidates:
                 n = len(p.skeleton)
                 if tuple(bone_keys[bi:bi + n]) == p.skeleton:
                     i, j = bones[bi][0], bones[bi + n - 1][0] + 1
                     add(p, i, j, "".join(t.surface for t in tokens[i:j]), "skeleton", 0.9)
 
-        for p, parts in self.gapped:
+        present = set(bone_keys)
+        for (p, parts), needs in zip(self.gapped, self._gapped_needs, strict=True):
+            if not needs <= present:
+                continue  # a word of the phrase is not in the message: it cannot stand here
             span = _gapped_span(bone_keys, parts)
             if span is not None:
                 i, j = bones[span[0]][0], bones[span[1] - 1][0] + 1
@@ -311,21 +328,31 @@ class Matcher:
                             sim = 0.8
                         add(p, i, j, view.text[a:b], kind, sim)
         surface = views[0]
+        run_end = _kanji_run_ends(surface.text) if self._slip_lengths else {}
         for i, a in enumerate(surface.starts):
-            if not _is_kanji(surface.text[a:a + 1]):
+            if a not in run_end:
                 continue
+            run = run_end[a] - a  # kanji from here on: a longer window is not all kanji
             for length in self._slip_lengths:
+                if length > run:
+                    break
                 window = surface.text[a:a + length]
-                if len(window) < length or not all(_is_kanji(c) for c in window) or window in self._by_kana:
+                if window in self._by_kana:
                     continue
                 for k in range(length):
                     for p in self._kanji_slips.get(window[:k] + "?" + window[k + 1:], ()):
                         j = surface.token_at(a + length - 1) + 1
                         add(p, i, j, window, "kanji-slip", 0.8)
         tail = views[0]
-        for i, a in enumerate(tail.starts):
-            if 3 <= len(tail.text) - a <= 12 and (p := self._cut_short.get(tail.text[a:])):
-                add(p, i, len(tokens), tail.text[a:], "cut-short", 0.75)
+        ends: list[tuple[int, _Phrase]] = []  # the last 3 to 12 characters, from the end back
+        for i in range(len(tail.starts) - 1, -1, -1):
+            rest = len(tail.text) - tail.starts[i]
+            if rest > 12:
+                break
+            if rest >= 3 and (p := self._cut_short.get(tail.text[tail.starts[i]:])):
+                ends.append((i, p))
+        for i, p in reversed(ends):
+            add(p, i, len(tokens), tail.text[tail.starts[i]:], "cut-short", 0.75)
         for p, i, j, found_text, sim in self._fuzzy(views[1], tokens):
             add(p, i, j, found_text, "fuzzy", sim * FUZZY_FACTOR)
         return _longest_wins(list(found.values()))
@@ -342,7 +369,7 @@ class Matcher:
         # Only words typed in kana can hold a kana typo: the rest of the message is skipped.
         kana_runs, run = [], []
         for t in tokens:
-            if t.pos != "助詞" and _kana_written((t,)):
+            if t.pos != "助詞" and _KANA.fullmatch(t.surface):  # _kana_written((t,)), inline
                 run.append(t.reading)
             elif run:
                 kana_runs.append("".join(run))
@@ -353,24 +380,25 @@ class Matcher:
         if not grams:
             return
         counts = Counter(chain.from_iterable(self._fuzzy_grams.get(g, ()) for g in grams))
-        firsts = {view.text[a] for a in view.starts if a < len(view.text)}
-        for idx, shared in counts.items():
+        # A typo keeps the word's first kana and starts on a word, not a particle
+        # (「ちがとまらない」 must not meet 「がとまらない」): the places each kana may start one.
+        starts_with: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for ti, a in enumerate(view.starts):
+            if a < len(view.text) and tokens[ti].pos not in ("助詞", "助動詞"):
+                starts_with[view.text[a]].append((ti, a))
+        min_shared = self._min_shared
+        for idx in [idx for idx, shared in counts.items() if shared >= min_shared[idx]]:
             p = self.phrases[idx]
-            if p.reading[0] not in firsts:
+            places = starts_with.get(p.reading[0])
+            if not places:
                 continue
             n = len(p.reading)
             # A dropped or added kana in a short word is usually another word
             # (いきたくない/いたくない): below eight kana only a changed kana is a typo.
             edits = 1 if n <= 8 else 2
-            if shared < self._gram_count[idx] - 2 * edits:
-                continue
             lengths = [n] if n < 8 else range(n - edits, n + edits + 1)
             best = None
-            for ti, a in enumerate(view.starts):
-                # A typo keeps the word's first kana and starts on a word, not a particle
-                # (「ちがとまらない」 must not meet 「がとまらない」).
-                if view.text[a:a + 1] != p.reading[0] or tokens[ti].pos in ("助詞", "助動詞"):
-                    continue
+            for ti, a in places:
                 for length in lengths:
                     b = a + length
                     if b not in view.boundary:
@@ -386,15 +414,30 @@ class Matcher:
         words = content_words(tokens)
         if not words:
             return []
-        candidates = {i for w in words for i in self._examples_by_word.get(w, ())}
-        best: dict[str, tuple[float, _Example, frozenset[str]]] = {}
+        # Most examples share one word with a message: which one is known from the index,
+        # without comparing the sets (None: more than one).
+        candidates: set[int] = set()
+        only: dict[int, str | None] = {}
+        for w in words:
+            for i in self._examples_by_word.get(w, ()):
+                if i in only:
+                    only[i] = None
+                else:
+                    only[i] = w
+                    candidates.add(i)  # in the same order as ever: ties go to the same example
+        best: dict[str, tuple[float, _Example, frozenset[str] | str]] = {}
+        idf = self.idf.__getitem__  # every example word has one
         for i in candidates:
             ex = self.examples[i]
+            word = only[i]
+            if word is not None:
+                # One shared word is weak evidence, however short the example.
+                cover = idf(word) / self._example_total[i] * 0.5
+                if cover > best.get(ex.intent, (0.0,))[0]:
+                    best[ex.intent] = (cover, ex, word)
+                continue
             shared = ex.words & words
-            cover = sum(self.idf.get(w, 1.0) for w in shared) / self._example_total[i]
-            # One shared word is weak evidence, however short the example.
-            if len(shared) < 2:
-                cover *= 0.5
+            cover = sum(map(idf, shared)) / self._example_total[i]
             if cover > best.get(ex.intent, (0.0,))[0]:
                 best[ex.intent] = (cover, ex, shared)
         out = []
@@ -411,7 +454,8 @@ class Matcher:
         for intent, (cover, ex, shared) in best.items():
             score = EXAMPLE_FACTOR * cover
             if score >= 0.2:
-                out.append((intent, Evidence(ex.text, " ".join(sorted(shared)), round(score, 3), "example")))
+                found = shared if isinstance(shared, str) else " ".join(sorted(shared))
+                out.append((intent, Evidence(ex.text, found, round(score, 3), "example")))
         return out
 
     def _score(self, cleaned: str, tokens, hits, lang) -> Match:
@@ -460,6 +504,16 @@ class Matcher:
                 "crisis evidence below threshold: " + ", ".join(weak) if weak else "no crisis phrase found")
         readings = "|".join(t.reading for t in tokens)
         return Match(cleaned, readings, tuple(ranked), crisis, why, lang)
+
+
+def _pair_index(by_first: dict[str, list[_Phrase]], words) -> dict[tuple[str, str | None], list[_Phrase]]:
+    """(first word, second word) -> the phrases of by_first[first] that may start there: those of
+    one word and those whose second word it is, in their order. (first, None): one word only."""
+    out: dict[tuple[str, str | None], list[_Phrase]] = {}
+    for first, phrases in by_first.items():
+        for second in {words(p)[1] for p in phrases if len(words(p)) > 1} | {None}:
+            out[(first, second)] = [p for p in phrases if len(words(p)) == 1 or words(p)[1] == second]
+    return out
 
 
 def _rank(scores: list[IntentScore], crisis: bool) -> list[IntentScore]:
@@ -522,14 +576,56 @@ def _gapped_span(keys: list[str], parts: tuple[tuple[str, ...], ...]) -> tuple[i
     return None
 
 
+_KANJI_RUN = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf]+")  # what _is_kanji() accepts
+
+
+def _kanji_run_ends(text: str) -> dict[int, int]:
+    """offset -> end of the run of kanji it starts or stands in, for every offset that is a kanji."""
+    out = {}
+    for m in _KANJI_RUN.finditer(text):
+        end = m.end()
+        for k in range(m.start(), end):
+            out[k] = end
+    return out
+
+
 def _is_kanji(c: str) -> bool:
     return bool(c) and ("\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf")
 
 
+_KANA = re.compile("[\u3041-\u30ff]*")
+
+
 def _kana_written(tokens) -> bool:
     """The words that carry meaning here were typed in kana (particles do not count)."""
-    words = [t for t in tokens if t.pos not in ("助詞", "助動詞")] or list(tokens)
-    return all(all("\u3041" <= c <= "\u30ff" for c in t.surface) for t in words)
+    words = [t for t in tokens if t.pos not in ("助詞", "助動詞")] or tokens
+    return all(_KANA.fullmatch(t.surface) for t in words)
+
+
+def _fold_repeats(text: str) -> str:
+    """_REPEATS.sub(r"\\1 ", text), trying the pattern only where it can match: a unit of four
+    or more said again starts with four characters that come again at least four later.
+    (The plain sub tries every unit length at every position: quadratic in a long message.)"""
+    n = len(text)
+    if n < 8:
+        return text
+    grams = [text[k:k + 4] for k in range(n - 3)]
+    last = {g: k for k, g in enumerate(grams)}  # where each four last stand
+    if len(last) == len(grams):
+        return text  # no four characters come twice
+    out, done = [], 0
+    for k in range(n - 7):
+        if k < done or last[grams[k]] < k + 4:
+            continue
+        m = _REPEATS.match(text, k)
+        if m:
+            out.append(text[done:k])
+            out.append(m.group(1) + " ")
+            done = m.end()
+    if not out:
+        return text
+    out.append(text[done:])
+    return "".join(out)
 
 
 def skeleton(tokens) -> list[tuple[int, str]]:

@@ -19,6 +19,7 @@ _KEEP = re.compile(r"[^0-9a-z\u3041-\u309f\u30a0-\u30ff\u3400-\u4dbf\u4e00-\u9ff
 _SPACES = re.compile(r"\s+")
 _KANA_SLIP = re.compile(r"(?<=[\u30a1-\u30fa\u30fc])(?![とやのをはがにもへでか])[\u3041-\u3096](?=[\u30a1-\u30fa\u30fc])|(?<=\u30fc)か(?=\u30fc)")
 _RUNS = re.compile(r"(\D)\1{2,}")  # さみしいいいい -> さみしい (3+ repeats to 1)
+_LONG_MARKS = re.compile(r"ー{2,}")
 _LONG_AFTER = re.compile(r"([\u3041-\u309f])ー+")
 
 _VOWEL_OF = {}
@@ -40,20 +41,32 @@ def to_hiragana(text: str) -> str:
     return text.translate(_TO_HIRA)
 
 
+CLEAN_CACHED = 4096  # characters: one message (the matcher, the router and the area finder each clean it)
+
+
 def clean(text: str) -> str:
     """NFKC, lower case, punctuation and emoji to spaces, small vowels and runs folded.
 
     Keeps katakana as katakana, because the morphological analyser knows
     loanwords (パワハラ, メンヘラ) in katakana only.
     """
+    if text and len(text) <= CLEAN_CACHED:
+        return _clean_cached(text)
+    return _clean(text)
+
+
+def _clean(text: str) -> str:
     text = unicodedata.normalize("NFKC", text or "").lower()
     text = text.translate(_SMALL_VOWELS)  # katakana keeps its small vowels: チェック, フォーム
     # A hiragana slipped into a katakana word (ストーかー) goes back to katakana.
     text = _KANA_SLIP.sub(lambda m: chr(ord(m.group(0)) + 0x60), text)
     text = _KEEP.sub(" ", text)
     text = _RUNS.sub(r"\1", text)
-    text = re.sub(r"ー{2,}", "ー", text)
+    text = _LONG_MARKS.sub("ー", text)
     return _SPACES.sub(" ", text).strip()
+
+
+_clean_cached = lru_cache(maxsize=1024)(_clean)
 
 
 @lru_cache(maxsize=65536)
@@ -76,10 +89,13 @@ def key_of_clean(text: str) -> str:
     return text.replace(" ", "")
 
 
+_LATIN_LETTER = re.compile(r"[a-zA-Z]")  # the ASCII characters that are isalpha()
+
+
 def is_english(text: str) -> bool:
     """Mostly Latin letters and no kana or kanji: the resident writes English."""
-    letters = [c for c in text if c.isalpha()]
-    if not letters:
+    latin = len(_LATIN_LETTER.findall(text))
+    if not latin:
         return False
-    latin = sum(1 for c in letters if c.isascii())
-    return latin / len(letters) > 0.8
+    letters = sum(map(str.isalpha, text))
+    return latin / letters > 0.8

@@ -61,7 +61,7 @@ def route(
     needs = [s for s in match.intents if s.tier == "need"][:MAX_NEEDS]
     for rank, need in enumerate(needs):
         quota = options.per_need + (1 if rank == 0 else 0)
-        for hit in _for_need(need.id, catalogue, now, area, context, areas, lang)[:quota]:
+        for hit in _for_need(need.id, catalogue, now, area, context, areas, lang, limit=quota):
             add(hit)
 
     top = match.intents[0].id if match.intents else "out_of_scope"
@@ -164,7 +164,8 @@ def _crisis_block(catalogue: Catalogue, now: datetime, emergency: bool, area: Ar
 
 
 def _for_need(intent: str, catalogue: Catalogue, now: datetime, area: Area | None, context: ResidentContext,
-              areas: Areas, lang: str) -> list[ServiceHit]:
+              areas: Areas, lang: str, limit: int | None = None) -> list[ServiceHit]:
+    """The services for one need, best first; only the first `limit` are made into hits."""
     def quality(s: Service) -> tuple:
         open_now = s.hours.is_open(now) if s.hours_certain else None
         open_rank = 0 if open_now else (1 if open_now is None else 2)
@@ -172,7 +173,7 @@ def _for_need(intent: str, catalogue: Catalogue, now: datetime, area: Area | Non
         speaks = 0 if lang in s.languages or (lang != "ja" and "multi" in s.languages) else 1
         return (speaks, open_rank, CONFIDENCE_RANK[s.confidence], KIND_RANK.get(s.kind, 9), s.id)
 
-    local: list[tuple[tuple, ServiceHit]] = []
+    local: list[tuple[tuple, Service, str, float | None]] = []  # (order, service, why, distance)
     if area is not None:
         chain = areas.chain(area.code)
         for s in catalogue.covering(intent, chain):
@@ -185,25 +186,26 @@ def _for_need(intent: str, catalogue: Catalogue, now: datetime, area: Area | Non
             if context.lat is not None and context.lon is not None and s.lat is not None and s.lon is not None:
                 distance = haversine(context.lat, context.lon, s.lat, s.lon)
             where = ("municipality", "designated city", "prefecture")[min(level, 2)]
-            local.append(((level, distance or 0.0, *quality(s)),
-                          _hit(s, intent, now, f"local: covers {area.name} ({where})", distance)))
+            local.append(((level, distance or 0.0, *quality(s)), s, f"local: covers {area.name} ({where})", distance))
     national = [
-        (quality(s), _hit(s, intent, now, "national line for this need"))
+        (quality(s), s, "national line for this need", None)
         for s in catalogue.national.get(intent, ())
         if s.status == "active"
     ]
+    # All are ordered; only those that will be shown are made into hits (opening hours and all).
     local.sort(key=lambda x: x[0])
     national.sort(key=lambda x: x[0])
-    hits = [h for _, h in local]
-    if area is not None and not any(areas.level(h.area, area.code) in (0, 1) for h in hits):
+    picked: list[ServiceHit | tuple[tuple, Service, str, float | None]] = list(local)
+    if area is not None and not any(areas.level(s.area, area.code) in (0, 1) for _, s, _, _ in local):
         fallback = _official_site(intent, area, areas, lang)
         if fallback:
-            hits.append(fallback)
-    hits += [h for _, h in national]
-    if not hits and (general := catalogue.get(GENERAL_LINE)):
+            picked.append(fallback)
+    picked += national
+    hits = [p if isinstance(p, ServiceHit) else _hit(p[1], intent, now, p[2], p[3]) for p in picked[:limit]]
+    if not picked and (general := catalogue.get(GENERAL_LINE)):
         # Never an empty list: the general line takes every kind of trouble.
         hits.append(_hit(general, intent, now, "no service for this need yet: the general 24-hour line"))
-    return hits
+    return hits[:limit]
 
 
 def _official_site(intent: str, area: Area, areas: Areas, lang: str) -> ServiceHit | None:
