@@ -60,7 +60,7 @@ def fake_app() -> Any:
     line = FakeLine(secret=SECRET, token=TOKEN)
 
     async def replies(request: Any) -> JSONResponse:
-        calls = line.recorder.calls("reply")
+        calls = line.recorder.calls("reply", ok=True)  # delivered: a reply LINE refused reached nobody
         return JSONResponse([[c.params.get("replyToken"), c.at] for c in calls])
 
     async def reset(request: Any) -> JSONResponse:

@@ -91,17 +91,8 @@ def _prepare_workers(settings: Any, engine: Any) -> None:
 
     from bot import migrations
     from bot.privacy import load_key
-    from bot.store import make_engine
 
-    migrations.upgrade_if_behind(settings.database_url)
-    try:
-        from bot.console.models import create_tables
-    except ImportError:
-        pass
-    else:
-        db = make_engine(settings.database_url)
-        create_tables(db)
-        db.dispose()  # no connection may cross the fork
+    migrations.upgrade_if_behind(settings.database_url)  # the console's tables too (0003)
     load_key(settings.hash_key, settings.sqlite_path)  # a generated key file is written once
     for module in ("bot.channels.line", *(("bot.channels.telegram",) if settings.telegram_on else ())):
         importlib.import_module(module)  # imported once, shared by the workers

@@ -24,6 +24,7 @@ import contextlib
 import hmac
 import logging
 import signal
+import threading
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -32,16 +33,16 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot import console, migrations
+from bot import migrations
 from bot.channels import Desk
 from bot.engine import Engine
 from bot.metrics import Metrics
 from bot.privacy import load_key
 from bot.retry import Backoff
-from bot.settings import Settings
+from bot.settings import CONSOLE_MAX_BODY, Settings
 from bot.store import Store, Unavailable
 
 log = logging.getLogger("bot.server")
@@ -135,7 +136,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
             Route("/metrics", metrics_page),
             Route("/webhooks/line", webhook("line"), methods=["POST"]),
             Route("/webhooks/telegram", webhook("telegram"), methods=["POST"]),
-            console_or_notice(engine := engine or Engine.load(), settings.database_url),  # one engine, shared
+            Mount("/console", app=LazyConsole(engine := engine or Engine.load(), settings.database_url),  # one engine
+                  name="console", max_body_size=CONSOLE_MAX_BODY),
         ],
         lifespan=lifespan,
     )
@@ -144,17 +146,35 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
     return app
 
 
-def console_or_notice(engine: Engine, database_url: str) -> BaseRoute:
-    """The staff console; if its database cannot be reached at start, a 503 page (the bot answers on)."""
-    try:
-        return console.mount(engine, database_url)
-    except Exception as e:  # noqa: BLE001
-        log.error("console is off: its database could not be reached at start (%s)", type(e).__name__)
+class LazyConsole:
+    """The staff console, imported and built at its first request: its imports (Jinja2, argon2, the
+    pages) are not on the way to the first resident's answer.  If its database cannot be reached,
+    that request gets a 503 page and the next one tries again; the bot answers on either way."""
 
-        async def unavailable(request: Request) -> Response:
-            return Response("console unavailable: database unreachable at start", 503, media_type="text/plain")
+    def __init__(self, engine: Engine, database_url: str) -> None:
+        self.engine = engine
+        self.database_url = database_url
+        self.app: ASGIApp | None = None
+        self._building = threading.Lock()
 
-        return Mount("/console", routes=[Route("/{path:path}", unavailable, methods=["GET", "POST"])])
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        app = self.app or await asyncio.to_thread(self._build)
+        if app is None:
+            response = Response("console unavailable: database unreachable", 503, media_type="text/plain")
+            await response(scope, receive, send)
+            return
+        await app(scope, receive, send)
+
+    def _build(self) -> ASGIApp | None:
+        with self._building:
+            if self.app is None:
+                try:
+                    from bot import console
+
+                    self.app = console.console_app(self.engine, self.database_url)
+                except Exception as e:  # noqa: BLE001
+                    log.error("console is off for now: its database could not be reached (%s)", type(e).__name__)
+            return self.app
 
 
 class WebhookGate:

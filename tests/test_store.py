@@ -35,6 +35,15 @@ def test_upgrade_creates_the_schema_and_is_idempotent(url):
     assert {"residents", "processed_events", "referral_log", "alembic_version"} <= tables
 
 
+def test_the_console_tables_are_made_by_the_migrations_as_its_models_describe_them(url):
+    from bot.console.models import TABLES
+
+    found = inspect(Store(url).engine)
+    for table in TABLES:
+        assert {c["name"] for c in found.get_columns(table.name)} == {c.name for c in table.columns}, table.name
+        assert {i["name"] for i in found.get_indexes(table.name)} == {i.name for i in table.indexes}, table.name
+
+
 def test_a_fresh_database_is_brought_to_head(tmp_path):
     url = f"sqlite:///{tmp_path / 'new.db'}"
     assert migrations.upgrade_if_behind(url) == migrations.head()

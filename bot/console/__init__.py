@@ -29,8 +29,9 @@ from bot.console import views
 from bot.console.auth import Accounts
 from bot.console.web import HERE, Console, SecurityHeaders, templates
 from bot.engine import Engine
+from bot.settings import CONSOLE_MAX_BODY
 
-MAX_BODY = 4 * 1024 * 1024  # the largest form: a CSV or case file of 2 MB, pasted and uploaded
+MAX_BODY = CONSOLE_MAX_BODY
 
 
 def routes() -> list[Route | Mount]:
