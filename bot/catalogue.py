@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
+from bot import catalogue_yaml
 from bot.hours import Hours, HoursError, parse_hours
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,6 +111,23 @@ class Catalogue:
     def get(self, service_id: str) -> Service | None:
         return self.by_id.get(service_id)
 
+    def release(self, step: int = 500) -> None:
+        """Empty it a few hundred services at a time, for a catalogue that nothing reads any more.
+
+        Dropped whole, 30k services are freed in one go, with the GIL held (~40 ms); so a reload
+        lets go of the catalogue it replaced slice by slice, other threads running in between.
+        """
+        services = list(self.services)
+        self.services = ()
+        for index in (self.local, self.by_intent, self.national, self.by_id):
+            while index:
+                for _ in range(min(step * 4, len(index))):
+                    index.popitem()
+                time.sleep(0)
+        while services:
+            del services[-step:]
+            time.sleep(0)  # a thread waiting for the GIL (a reply) has it now
+
     def covering(self, intent: str, codes: list[str]) -> list[Service]:
         """Local services for a need whose area is one of `codes` (a resident's ward, city, prefecture)."""
         seen: dict[str, Service] = {}
@@ -136,13 +152,13 @@ def valid_phone(value: str) -> bool:
     return True
 
 
-def _line(node, key=None) -> int:
-    try:
-        if key is not None:
-            return node.lc.key(key)[0] + 1
-        return node.lc.line + 1
-    except (AttributeError, KeyError, TypeError):
-        return 0
+def _frozen(value):
+    """A key for a value read from YAML: equal keys for equal values of the same types."""
+    if isinstance(value, dict):
+        return ("{", tuple((_frozen(k), _frozen(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return ("[", tuple(_frozen(v) for v in value))
+    return (type(value), value)  # TypeError if it cannot be hashed
 
 
 def _date(value) -> date | None:
@@ -166,24 +182,46 @@ def load_catalogue(
         except (OSError, UnicodeDecodeError) as exc:
             raise CatalogueError([f"{name}:0: cannot read: {exc}"]) from None
     try:
-        data = YAML(typ="rt").load(text)
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else 0
-        raise CatalogueError([f"{name}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
-    if data is None:
-        data = []
-    if not isinstance(data, list):
-        raise CatalogueError([f"{name}:1: the catalogue must be a list of services"])
+        entries = catalogue_yaml.parse(text)
+    except catalogue_yaml.YamlProblem as exc:
+        raise CatalogueError([f"{name}:{exc.line}: {exc.message}"]) from None
     problems: list[str] = []
     services: list[Service] = []
     seen: dict[str, int] = {}
-    for i, raw in enumerate(data):
-        line = _line(data, None) if not hasattr(data, "lc") else (data.lc.item(i)[0] + 1)
+    # Values that many entries repeat (kind, intents, areas, hours...) are kept once: less memory,
+    # and a reload aside (bot/catalogue_aside.py) pickles each of them once per batch.
+    shared: dict = {}
+    hours_read: dict = {}
+
+    def one(value):
+        try:
+            return shared.setdefault(value, value)
+        except TypeError:  # unhashable (intents: [{...}] with no intent list to check against)
+            return value
+
+    def read_hours(value):
+        """parse_hours(value), or the HoursError's message; the same hours are read once."""
+        try:
+            key = _frozen(value)
+            return hours_read[key]
+        except TypeError:  # a value that cannot be a key: read it
+            key = None
+        except KeyError:
+            pass
+        try:
+            hours = parse_hours(value)
+        except HoursError as exc:
+            hours = str(exc)
+        if key is not None:
+            hours_read[key] = hours
+        return hours
+
+    for entry in entries:
+        raw, line = entry.raw, entry.line
         entry_problems: list[str] = []
 
-        def bad(key, message, raw=raw, line=line, out=entry_problems):
-            at = _line(raw, key) if key is not None and hasattr(raw, "lc") else line
+        def bad(key, message, keys=entry.keys, line=line, out=entry_problems):
+            at = keys.get(key, 0) if key is not None else line
             out.append(f"{name}:{at or line}: {message}")
 
         if not isinstance(raw, dict):
@@ -231,10 +269,9 @@ def load_catalogue(
         for value in phones:
             if value is not None and not valid_phone(str(value)):
                 bad("phone", f"{sid}: phone {value!r} is not a number as dialled (0120-279-338, #8891, 189)")
-        try:
-            hours = parse_hours(raw.get("hours"))
-        except HoursError as exc:
-            bad("hours", f"{sid}: {exc}")
+        hours = read_hours(raw.get("hours"))
+        if isinstance(hours, str):
+            bad("hours", f"{sid}: {hours}")
             hours = Hours(unknown=True)
         checked = None
         try:
@@ -264,13 +301,13 @@ def load_catalogue(
             Service(
                 id=sid,
                 name=str(raw["name"]),
-                kind=raw["kind"],
-                intents=tuple(intents),
-                areas=areas,
+                kind=one(raw["kind"]),
+                intents=one(tuple(intents)),
+                areas=one(areas),
                 source_url=str(raw["source_url"]),
-                source_date=sdate,
-                confidence=raw["confidence"],
-                status=raw["status"],
+                source_date=one(sdate),
+                confidence=one(raw["confidence"]),
+                status=one(raw["status"]),
                 hours=hours,
                 name_en=raw.get("name_en"),
                 phone=str(raw["phone"]) if raw.get("phone") is not None else None,
@@ -279,10 +316,10 @@ def load_catalogue(
                 ),
                 url=raw.get("url"),
                 line_url=raw.get("line_url"),
-                hours_text=str(raw.get("hours_text") or ""),
+                hours_text=one(str(raw.get("hours_text") or "")),
                 free=free,
                 for_whom=raw.get("for_whom"),
-                languages=tuple(raw.get("languages") or ("ja",)),
+                languages=one(tuple(raw.get("languages") or ("ja",))),
                 address=raw.get("address"),
                 lat=lat,
                 lon=lon,

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from datetime import datetime
 from pathlib import Path
 
 from bot.areas import Areas
 from bot.catalogue import CATALOGUE_PATH, Catalogue, CatalogueError, load_catalogue
+from bot.catalogue_aside import load_aside
 from bot.hours import TOKYO
 from bot.intents import INTENTS_DIR, IntentSpec, load_intents
 from bot.matcher import Matcher
@@ -80,18 +82,26 @@ class Engine:
     # -- catalogue ----------------------------------------------------------------------------
 
     def reload(self) -> list[str]:
-        """Re-read the catalogue; on errors keep the last good one and return `file:line: what` lines."""
+        """Re-read the catalogue; on errors keep the last good one and return `file:line: what` lines.
+
+        A large file is parsed and checked in a child process (bot/catalogue_aside.py): the
+        threads that answer residents keep the GIL.  The new catalogue and its indexes are built
+        aside and swapped in by one assignment; route() reads self.catalogue once per call.
+        """
         with self._lock:
             try:
-                fresh = load_catalogue(self.catalogue_path, set(self.intents), set(self.areas.places))
+                fresh = load_aside(self.catalogue_path, set(self.intents), set(self.areas.places))
             except CatalogueError as exc:
                 for problem in exc.problems:
                     log.error("catalogue refused: %s", problem)
                 return exc.problems
             self._mtime = _mtime(self.catalogue_path)
             if fresh.version != self.catalogue.version:
-                self.catalogue = fresh
-                log.info("catalogue reloaded: version %s, %d services", fresh.version, len(fresh.services))
+                fresh, self.catalogue = self.catalogue, fresh  # `fresh` is now the one let go
+                log.info("catalogue reloaded: version %s, %d services", self.catalogue.version,
+                         len(self.catalogue.services))
+            if sys.getrefcount(fresh) == 2:  # this name and the call's argument: no route is reading it
+                fresh.release()
             return []
 
     def reload_if_changed(self) -> list[str]:
