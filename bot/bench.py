@@ -1,7 +1,8 @@
 """`bot bench`: the figures of "Speed and scale", measured on this machine, in under 5 minutes.
 
     routing   route() p50/p99 at about 1k, 10k and 30k entries; the brute-force ratio   bot/bench_routing.py
-    reload    a catalogue file re-read while another thread routes: do replies pause?
+    reload    a catalogue file of about 1k, 10k and 30k entries re-read while another thread routes:
+              how long, and do replies pause?
     per event where one LINE event's CPU goes, stage by stage, in one process
     webhook   start time, RSS/PSS per worker, events/s, p50/p99, lost and duplicated   bot/bench_webhook.py
 
@@ -29,8 +30,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.md"
-FULL = {"sizes": (1000, 10000, 30000), "brute": 150, "reload": 3000, "burst": 6000, "seconds": 10.0}
-QUICK = {"sizes": (300,), "brute": 5, "reload": 260, "burst": 60, "seconds": 1.0}
+FULL = {"sizes": (1000, 10000, 30000), "brute": 150, "reload": (1000, 10000, 30000), "burst": 6000, "seconds": 10.0}
+QUICK = {"sizes": (300,), "brute": 5, "reload": (260,), "burst": 60, "seconds": 1.0}
 
 
 def machine() -> dict[str, Any]:
@@ -75,6 +76,7 @@ def reload_while_routing(engine: Any, texts: list[str], size: int) -> dict[str, 
     with tempfile.TemporaryDirectory(prefix="tsunagu-reload-") as tmp:
         path = Path(tmp) / "services.yaml"
         path.write_text(catalogue_text(size, engine.catalogue_path), encoding="utf-8")
+        size_bytes = path.stat().st_size
         subject = copy.copy(engine)  # the same matcher and areas, its own catalogue path and lock
         subject.catalogue_path = path
         subject._lock = threading.Lock()
@@ -86,8 +88,11 @@ def reload_while_routing(engine: Any, texts: list[str], size: int) -> dict[str, 
             problems = subject.reload()
             seconds = time.perf_counter() - started
     entries = len(subject.catalogue.services)
+    from bot.catalogue_aside import INLINE_BYTES
+
     return {
         "entries": entries, "seconds": round(seconds, 2), "problems": len(problems),
+        "parsed_in": "a child process" if size_bytes >= INLINE_BYTES else "the serving process",
         "seconds_per_1k": round(seconds / max(entries, 1) * 1000, 2),
         "routes_before_p50_ms": _p(before, 0.5), "routes_before_p99_ms": _p(before, 0.99),
         "routes_during": len(during), "routes_during_p50_ms": _p(during, 0.5),
@@ -200,7 +205,8 @@ def _line_parser(channel: Any) -> Any:
 
 
 def run(quick: bool = False, workers: int = 2, database_url: str | None = None, rate: float = 1000.0,
-        parts: tuple[str, ...] = ("routing", "reload", "event", "webhook"), echo: Any = print) -> dict[str, Any]:
+        parts: tuple[str, ...] = ("routing", "reload", "event", "webhook"), echo: Any = print,
+        reload_sizes: tuple[int, ...] = ()) -> dict[str, Any]:
     from bot import bench_routing, bench_webhook
 
     plan = QUICK if quick else FULL
@@ -226,8 +232,10 @@ def run(quick: bool = False, workers: int = 2, database_url: str | None = None, 
 
         engine = load_engine()
         if "reload" in parts:
-            echo("… catalogue reload", file=sys.stderr)
-            result["reload"] = reload_while_routing(engine, texts, plan["reload"])
+            result["reload"] = []
+            for size in reload_sizes or plan["reload"]:
+                echo(f"… catalogue reload, {size} entries", file=sys.stderr)
+                result["reload"].append(reload_while_routing(engine, texts, size))
         if "event" in parts:
             echo("… one event, stage by stage", file=sys.stderr)
             result["event"] = per_event(engine, texts, 50 if quick else 300)
@@ -247,13 +255,16 @@ def report(result: dict[str, Any]) -> str:
         r = result["routing"]
         parts.append(f"Routing: not measured: {r['error']}" if "error" in r else bench_routing.table(r))
     if "reload" in result:
-        r = result["reload"]
-        parts.append(
-            "Catalogue reload (Engine.reload() of a file, while another thread routes)\n"
-            f"{r['entries']} entries re-read in {r['seconds']} s ({r['seconds_per_1k']} s per 1k entries: "
-            f"about {r['seconds_per_1k'] * 30:.0f} s at 30k); {r['routes_during']} routes answered meanwhile, "
-            f"p50 {r['routes_during_p50_ms']} ms / p99 {r['routes_during_p99_ms']} ms / max "
-            f"{r['routes_during_max_ms']} ms (before: p50 {r['routes_before_p50_ms']} / p99 {r['routes_before_p99_ms']} ms)")
+        rows = result["reload"] if isinstance(result["reload"], list) else [result["reload"]]
+        lines = ["Catalogue reload (Engine.reload() of a new file while another thread routes; route() ms)",
+                 f"{'entries':>8} {'reload s':>9} {'s/1k':>6} {'routes':>7} {'p50':>6} {'p99':>7} {'max':>7}"
+                 f"  {'idle p50':>8} {'idle p99':>8}  parsed in"]
+        for r in rows:
+            lines.append(
+                f"{r['entries']:>8} {r['seconds']:>9} {r['seconds_per_1k']:>6} {r['routes_during']:>7} "
+                f"{r['routes_during_p50_ms']!s:>6} {r['routes_during_p99_ms']!s:>7} {r['routes_during_max_ms']!s:>7}"
+                f"  {r['routes_before_p50_ms']!s:>8} {r['routes_before_p99_ms']!s:>8}  {r.get('parsed_in', '')}")
+        parts.append("\n".join(lines))
     if "event" in result:
         e = result["event"]
         if "error" in e:
@@ -285,8 +296,9 @@ def write_markdown(result: dict[str, Any], path: Path = RESULTS) -> None:
 
 def cmd_bench(args: Any) -> int:
     parts = tuple(p for p in ("routing", "reload", "event", "webhook") if p not in (args.skip or "").split(","))
+    sizes = tuple(int(n) for n in (args.reload_sizes or "").split(",") if n.strip())
     result = run(quick=args.quick, workers=args.workers, database_url=args.database_url, rate=args.rate,
-                 parts=parts)
+                 parts=parts, reload_sizes=sizes)
     print(json.dumps(result, ensure_ascii=False, indent=1) if args.json else report(result))
     if args.out != "-":
         write_markdown(result, Path(args.out) if args.out else (RESULTS if not args.quick else Path(os.devnull)))
@@ -301,6 +313,8 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--database-url", help="the server's database (default: a new SQLite file)")
     p.add_argument("--rate", type=float, default=1000.0, help="the steady rate to try, events/s (default 1000)")
     p.add_argument("--skip", help="parts to leave out, comma-separated: routing,reload,event,webhook")
+    p.add_argument("--reload-sizes", help="catalogue sizes for the reload part, comma-separated "
+                   "(default 1000,10000,30000; --quick: 260); e.g. --skip routing,event,webhook --reload-sizes 30000")
     p.add_argument("--json", action="store_true", help="print the raw figures as JSON")
     p.add_argument("--out", help="markdown file for the results (default bench/results.md; --quick: none; - for none)")
     p.set_defaults(func=cmd_bench)
