@@ -18,6 +18,7 @@ problems is refused with the same `file:line: what is wrong` lines, computed in 
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
@@ -108,6 +109,8 @@ def _frames(data: bytes) -> tuple[dict, list[memoryview]]:
 
 def _child() -> int:
     gc.disable()  # a short life, and what it reads holds no cycles: no collections (7% faster at 30k)
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(10)  # the replies first: on a busy machine the reload waits for a free core, not they
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything printed goes to stderr: stdout carries only the frames
     path, intent_ids, area_codes = pickle.load(sys.stdin.buffer)

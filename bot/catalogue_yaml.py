@@ -1,7 +1,7 @@
 """services.yaml read quickly, with the line of every entry and of each of its keys.
 
-ruamel's round-trip loader gives lines but reads about 70 entries a second (a 30k-entry
-catalogue took minutes); its C parser (libyaml, in ruamel.yaml.clib, which ruamel 0.19 no
+ruamel's round-trip loader gives lines but reads some 50 entries a second here (a 30k-entry
+catalogue took 7 to 12 minutes); its C parser (libyaml, in ruamel.yaml.clib, which ruamel 0.19 no
 longer installs) refuses our file: libyaml follows YAML 1.1, where a plain scalar in a flow
 mapping may not hold ':', and phone_alt notes say `{number: ..., note: 月〜金 9:00〜21:00}`.
 It would not be fast either: ruamel resolves each scalar in Python, about 1 s per 1k entries.
@@ -22,8 +22,9 @@ So the file is read in two ways, entry by entry, to the same values and lines:
 Plain scalars are resolved with ruamel's own YAML 1.2 rules (its regular expressions, its
 constructor for numbers and dates), so a value is what the round-trip loader would give.
 A YAML error is reported as the round-trip loader reports it on the whole file: the first
-one, at its line; where an entry's error may come from cutting the file (an unclosed quote or
-bracket, an alias), the whole file is read again by ruamel to say it exactly.
+one, at its line.  Where an entry's error may come from cutting the file, ruamel reads on from
+that entry (an unclosed quote or bracket: it stops at the error, usually within an entry or
+two), or the whole file (an alias of an anchor in another entry).
 tests/test_catalogue.py compares the two readings on the shipped file and on mutations of it.
 """
 
@@ -95,6 +96,8 @@ def parse(text: str) -> list[Entry]:
         if re.search(r"\r(?!\n)", text):
             return parse_whole(text)
         text = text.replace("\r\n", "\n")  # one line break in YAML: the same values, the same lines
+    if text.startswith("\ufeff") and not text.startswith("\ufeff\ufeff"):
+        text = text[1:]  # a byte order mark, as Windows editors write: ruamel skips it too
     tabs = "\t" in text
     probe = text.replace("\n", " ")
     if not (probe.replace("\t", " ") if tabs else probe).isprintable() and _AWKWARD.search(text):
