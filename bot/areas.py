@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import math
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -282,7 +283,13 @@ class Areas:
         kana = "".join(surfaces)
         used = [False] * len(kana)
         longest = self._longest_stem
-        pairs = sorted(((a, b) for a in bounds for b in bounds if 4 <= b - a <= longest), key=lambda ab: ab[0] - ab[1])
+        # Only the spans that are a stem, in the order of (a, b) over the set of bounds: one b per
+        # a and length, so sorting by length alone keeps the order ties had before.
+        ordered = sorted(bounds)
+        stems = self._stems
+        pairs = sorted(((a, b) for a in bounds
+                        for b in ordered[bisect_left(ordered, a + 4):bisect_right(ordered, a + longest)]
+                        if kana[a:b] in stems), key=lambda ab: ab[0] - ab[1])
         for a, b in pairs:  # longest first: ふくおかけん is the prefecture, not 福岡市 + けん
             word = kana[a:b]
             if word in self._stems and any("\u3041" <= ch <= "\u309f" for ch in word) and not any(used[a:b]):
