@@ -39,16 +39,20 @@ TIMEOUT = 1800.0  # seconds; a broken 30k-entry file is read whole by ruamel to 
 _FRAME = struct.Struct("!Q")
 
 
-def load_aside(path: Path | str, intent_ids: set[str] | None = None, area_codes: set[str] | None = None) -> Catalogue:
-    """load_catalogue(path, intent_ids, area_codes), parsed and checked in a child process if the file is large."""
+def load_aside(path: Path | str, intent_ids: set[str] | None = None, area_codes: set[str] | None = None,
+               text: str | None = None) -> Catalogue:
+    """load_catalogue(path, intent_ids, area_codes, text), parsed and checked in a child process if large.
+
+    `text`: the file's text as it is about to be written (a console edit, an import), else the file.
+    """
     path = Path(path)
     try:
-        size = path.stat().st_size
+        size = len(text) * 2 if text is not None else path.stat().st_size  # ~bytes: kana and kanji are 3
     except OSError:
         size = 0
     if size < INLINE_BYTES or not sys.executable:
-        return load_catalogue(path, intent_ids, area_codes)
-    request = pickle.dumps((str(path), intent_ids, area_codes), protocol=pickle.HIGHEST_PROTOCOL)
+        return load_catalogue(path, intent_ids, area_codes, text=text)
+    request = pickle.dumps((str(path), intent_ids, area_codes, text), protocol=pickle.HIGHEST_PROTOCOL)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_ROOT), env.get("PYTHONPATH", "")) if p)
     try:
@@ -58,13 +62,13 @@ def load_aside(path: Path | str, intent_ids: set[str] | None = None, area_codes:
         raise CatalogueError([f"{path}:0: not read in {TIMEOUT:.0f} s"]) from None
     except OSError as exc:
         log.warning("catalogue: cannot start a child to read it (%s); reading it here", exc)
-        return load_catalogue(path, intent_ids, area_codes)
+        return load_catalogue(path, intent_ids, area_codes, text=text)
     try:
         header, frames = _frames(done.stdout)
     except (ValueError, EOFError, pickle.UnpicklingError):
         log.warning("catalogue: the child reading it failed (exit %s: %s); reading it here", done.returncode,
                     done.stderr.decode("utf-8", "replace").strip()[-500:])
-        return load_catalogue(path, intent_ids, area_codes)
+        return load_catalogue(path, intent_ids, area_codes, text=text)
     if "problems" in header:
         raise CatalogueError(header["problems"])
     collecting = gc.isenabled()
@@ -113,7 +117,7 @@ def _child() -> int:
         os.nice(10)  # the replies first: on a busy machine the reload waits for a free core, not they
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything printed goes to stderr: stdout carries only the frames
-    path, intent_ids, area_codes = pickle.load(sys.stdin.buffer)
+    path, intent_ids, area_codes, text = pickle.load(sys.stdin.buffer)
 
     def send(obj: object) -> None:
         payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
@@ -121,7 +125,7 @@ def _child() -> int:
         out.write(payload)
 
     try:
-        cat = load_catalogue(path, intent_ids, area_codes)
+        cat = load_catalogue(path, intent_ids, area_codes, text=text)
     except CatalogueError as exc:
         send({"problems": exc.problems})
     else:

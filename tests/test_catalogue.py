@@ -311,6 +311,19 @@ def test_a_large_catalogue_is_loaded_in_a_child_process_to_the_same_services(mon
     assert any(p.startswith(f"{broken}:") and "confidence 'sure'" in p for p in refused.value.problems)
 
 
+def test_a_text_about_to_be_written_is_checked_in_the_child(monkeypatch, tmp_path):
+    from bot import catalogue_aside
+
+    monkeypatch.setattr(catalogue_aside, "INLINE_BYTES", 0)
+    path = ROOT / "services.yaml"
+    text = path.read_text(encoding="utf-8").replace("  confidence: high\n", "  confidence: sure\n", 1)
+    with pytest.raises(CatalogueError) as refused:
+        catalogue_aside.load_aside(path, text=text)
+    with pytest.raises(CatalogueError) as here_refused:
+        load_catalogue(path, text=text)
+    assert refused.value.problems == here_refused.value.problems != []
+
+
 def test_without_a_child_the_catalogue_is_loaded_here(monkeypatch):
     from bot import catalogue_aside
 
