@@ -29,7 +29,7 @@ def store(url):
 
 
 def test_upgrade_creates_the_schema_and_is_idempotent(url):
-    assert migrations.current(url) == migrations.head()
+    assert migrations.current(url) == migrations.head() == migrations.HEAD, "HEAD names the newest migration"
     assert migrations.upgrade_if_behind(url) is None
     tables = set(inspect(Store(url).engine).get_table_names())
     assert {"residents", "processed_events", "referral_log", "alembic_version"} <= tables

@@ -25,9 +25,6 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.console import views
-from bot.console.auth import Accounts
-from bot.console.web import HERE, Console, SecurityHeaders, templates
 from bot.engine import Engine
 from bot.settings import CONSOLE_MAX_BODY
 
@@ -35,6 +32,11 @@ MAX_BODY = CONSOLE_MAX_BODY
 
 
 def routes() -> list[Route | Mount]:
+    # The pages are imported here, not with the package: `bot user ...` and the server's start need
+    # only the package's name (the pages bring Jinja2 and the whole case runner).
+    from bot.console import views
+    from bot.console.web import HERE
+
     return [
         Route("/", views.home, methods=["GET"], name="home"),
         Route("/try", views.try_message, methods=["POST"]),
@@ -67,6 +69,9 @@ def console_app(engine: Engine | Callable[[], Engine | None], db: SQLEngine | st
     `engine` is the server's Engine, or a function returning it (None while the server is still
     loading it: pages answer 503 until then); `db` is a SQLAlchemy engine or URL (the server's database).
     """
+    from bot.console.auth import Accounts
+    from bot.console.web import Console, SecurityHeaders, templates
+
     if isinstance(db, str):
         from bot.store import make_engine
 
