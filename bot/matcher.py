@@ -34,6 +34,7 @@ CENTROID_FACTOR = 1.2
 CENTROID_CAP = 0.5
 FUZZY_FACTOR = 0.9
 MAX_WINDOW = 10  # tokens a phrase may span
+UNALIGNED_MIN = 5  # kana: a crisis word found across Sudachi's word breaks (shorter ones hide in others: わたしのうち)
 # One kana edit in a short word is often another word (しにたい/したい,
 # しゅうかつ/しゅうまつ), so typos are forgiven from six kana up: one edit to
 # eight kana, two beyond.
@@ -190,6 +191,17 @@ class Matcher:
             if self.specs[p.intent].tier == "crisis" and p.kind == "keyword" and len(p.surface) >= 4 \
                     and all("\u3041" <= c <= "\u309f" for c in p.reading):
                 self._cut_short.setdefault(p.reading[:-1], p)
+        # Crisis words in unsegmented kana: Sudachi's word breaks in a run of hiragana are guesses
+        # (あしたしのうと… is read あ|し|た|し|のう|と, きょうしのう… as きょうし|のう), so a crisis
+        # phrase of five kana or more, or all of it but its last kana (an inflected ending:
+        # しのうとおもっ|てる), is also looked for anywhere in a run of words typed in kana.
+        self._unaligned: dict[str, _Phrase] = {}
+        for p in self.phrases:
+            if self.specs[p.intent].tier == "crisis" and p.kind == "keyword" and p.weight >= 0.9 \
+                    and all("\u3041" <= c <= "\u309f" for c in p.reading):  # clear words only (not 息が苦しい)
+                for key in (p.reading, p.reading[:-1]):
+                    if len(key) >= UNALIGNED_MIN:
+                        self._unaligned.setdefault(key, p)
         self._gram_count = [len(_bigrams(p.reading)) for p in self.phrases]
         # The kana pairs a typo may leave: one edit to eight kana, two beyond, each edit
         # losing at most two pairs. A phrase sharing fewer with the message is not tried.
@@ -355,7 +367,30 @@ class Matcher:
             add(p, i, len(tokens), tail.text[tail.starts[i]:], "cut-short", 0.75)
         for p, i, j, found_text, sim in self._fuzzy(views[1], tokens):
             add(p, i, j, found_text, "fuzzy", sim * FUZZY_FACTOR)
+        for p, i, j, found_text in self._unaligned_hits(views[0], tokens):
+            add(p, i, j, found_text, "kana-unaligned", 0.85)
         return _longest_wins(list(found.values()))
+
+    def _unaligned_hits(self, view: _View, tokens: tuple[Token, ...]):
+        """Crisis phrases inside a run of words typed in kana, wherever Sudachi broke the run."""
+        ends = view.starts[1:] + [len(view.text)]
+        i = 0
+        while i < len(tokens):
+            if not _kana_written(tokens[i:i + 1]):
+                i += 1
+                continue
+            j = i
+            while j < len(tokens) and _kana_written(tokens[j:j + 1]):
+                j += 1
+            a, b = view.starts[i], ends[j - 1]
+            if b - a >= UNALIGNED_MIN:
+                run = view.text[a:b]
+                for key, p in self._unaligned.items():
+                    at = run.find(key)
+                    if at >= 0:
+                        start, end = view.token_at(a + at), view.token_at(a + at + len(key) - 1) + 1
+                        yield p, start, end, key
+            i = j
 
     def _fuzzy(self, view: _View, tokens: tuple[Token, ...]):
         """Readings within one or two edits of a keyword's reading, on token boundaries.

@@ -54,6 +54,16 @@ def test_a_city_that_sounds_like_dying_is_not_a_crisis():
     assert referral.top == "out_of_scope"
 
 
+def test_wanting_to_die_written_all_in_hiragana_is_heard_however_sudachi_splits_it():
+    # Sudachi guesses word breaks in a run of hiragana: あ|し|た|し|のう|と…, きょうし|のう|と…
+    for said in ["あしたしのうとおもってる", "きょうしのうとおもう", "じぶんをころしたい", "ねむったままおきたくない"]:
+        referral, _ = reply(said, now=TUESDAY_3AM)
+        assert referral.crisis, said
+        assert referral.services[0].always_open and referral.services[0].open_now, said
+    for said in ["わたしのうちはえきからとおい", "かんしにたいしてふまんがある"]:  # しのう, しにたい inside other words
+        assert not reply(said)[0].crisis, said
+
+
 def test_spelling_variants_of_shut_in_meet():
     for text in ("息子が引きこもりです", "息子がひきこもりです", "息子が引き籠もりです", "息子がヒキコモリです"):
         assert engine().match(text).intents[0].id == "hikikomori", text
