@@ -202,6 +202,9 @@ class Matcher:
                 for key in (p.reading, p.reading[:-1]):
                     if len(key) >= UNALIGNED_MIN:
                         self._unaligned.setdefault(key, p)
+        self._unaligned_by_head: dict[str, list[str]] = defaultdict(list)  # by the first UNALIGNED_MIN kana
+        for key in self._unaligned:
+            self._unaligned_by_head[key[:UNALIGNED_MIN]].append(key)
         self._gram_count = [len(_bigrams(p.reading)) for p in self.phrases]
         # The kana pairs a typo may leave: one edit to eight kana, two beyond, each edit
         # losing at most two pairs. A phrase sharing fewer with the message is not tried.
@@ -383,13 +386,11 @@ class Matcher:
             while j < len(tokens) and _kana_written(tokens[j:j + 1]):
                 j += 1
             a, b = view.starts[i], ends[j - 1]
-            if b - a >= UNALIGNED_MIN:
-                run = view.text[a:b]
-                for key, p in self._unaligned.items():
-                    at = run.find(key)
-                    if at >= 0:
-                        start, end = view.token_at(a + at), view.token_at(a + at + len(key) - 1) + 1
-                        yield p, start, end, key
+            text, heads = view.text, self._unaligned_by_head
+            for at in range(a, b - UNALIGNED_MIN + 1):
+                for key in heads.get(text[at:at + UNALIGNED_MIN], ()):
+                    if at + len(key) <= b and text.startswith(key, at):
+                        yield self._unaligned[key], view.token_at(at), view.token_at(at + len(key) - 1) + 1, key
             i = j
 
     def _fuzzy(self, view: _View, tokens: tuple[Token, ...]):

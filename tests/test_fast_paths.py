@@ -73,3 +73,29 @@ def test_services_for_a_need_are_the_first_of_the_full_list():
                     assert full, need  # never an empty list
                     for limit in (0, 1, 4):
                         assert router._for_need(need, e.catalogue, when, area, ctx, e.areas, lang, limit) == full[:limit]
+
+
+@SETTINGS
+@given(st.text(alphabet="しにたいのうとおもっじぶんをころきえあした漢字", max_size=40))
+def test_crisis_words_across_word_breaks_are_every_place_a_plain_search_finds(text):
+    from collections import Counter
+
+    from bot.matcher import _kana_written, _View
+    from bot.tokens import tokenize
+
+    matcher, tokens = engine().matcher, tokenize(text)
+    view = _View.of([t.key for t in tokens])
+    found = Counter(key for _, _, _, key in matcher._unaligned_hits(view, tokens))
+    plain: Counter[str] = Counter()
+    ends = view.starts[1:] + [len(view.text)]
+    runs = [(view.starts[i], ends[i]) for i, t in enumerate(tokens) if _kana_written((t,))]
+    merged: list[list[int]] = []
+    for a, b in runs:  # consecutive kana-written words make one run
+        if merged and merged[-1][1] == a:
+            merged[-1][1] = b
+        else:
+            merged.append([a, b])
+    for a, b in merged:
+        for key in matcher._unaligned:
+            plain[key] += sum(1 for at in range(a, b - len(key) + 1) if view.text.startswith(key, at))
+    assert found == +plain
