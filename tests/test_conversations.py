@@ -64,6 +64,15 @@ def test_wanting_to_die_written_all_in_hiragana_is_heard_however_sudachi_splits_
         assert not reply(said)[0].crisis, said
 
 
+def test_a_goodbye_a_threat_passed_on_and_pills_taken_all_lead_with_24_hour_lines():
+    # The warning signs SNS counsellors are taught: farewells, someone else's words, an overdose.
+    for said in ["今までありがとう。もう大丈夫だから心配しないで", "彼氏が今から死ぬって言って電話を切った",
+                 "もらってた薬をまとめて飲んだ"]:
+        referral, _ = reply(said, now=TUESDAY_3AM)
+        assert referral.crisis, said
+        assert referral.services[0].always_open and referral.services[0].open_now, said
+
+
 def test_spelling_variants_of_shut_in_meet():
     for text in ("息子が引きこもりです", "息子がひきこもりです", "息子が引き籠もりです", "息子がヒキコモリです"):
         assert engine().match(text).intents[0].id == "hikikomori", text
