@@ -37,7 +37,7 @@ from bot.engine import Engine
 from bot.limits import Decision, Limiter
 from bot.metrics import Metrics
 from bot.privacy import Hasher
-from bot.store import RESIDENT_BUCKETS, CheckIn, Store, Unavailable
+from bot.store import RESIDENT_BUCKETS, CheckIn, Resident, Store, Unavailable
 from bot.types import Area, Evidence, IntentScore, Lang, Match, Referral, ResidentContext
 
 log = logging.getLogger("bot.channels")
@@ -91,6 +91,14 @@ def more_action(referral: Referral, page: int = 1, limit: int = 300) -> str | No
             return data
         ids.pop()
     return None
+
+
+def context_of(row: Resident | None) -> ResidentContext:
+    """What is remembered of a resident, as the router takes it (a new resident: nothing)."""
+    if row is None:
+        return ResidentContext()
+    lang: Lang | None = row.lang if row.lang in ("ja", "en") else None  # type: ignore[assignment]
+    return ResidentContext(area=row.area, lat=row.lat, lon=row.lon, lang=lang)
 
 
 def guess_lang(text: str) -> Lang:
@@ -161,11 +169,7 @@ class Desk:
         return key
 
     def context(self, key: str | None) -> ResidentContext:
-        row = self._read("resident read", lambda: self.store.resident(key), None) if key else None
-        if row is None:
-            return ResidentContext()
-        lang: Lang | None = row.lang if row.lang in ("ja", "en") else None  # type: ignore[assignment]
-        return ResidentContext(area=row.area, lat=row.lat, lon=row.lon, lang=lang)
+        return context_of(self._read("resident read", lambda: self.store.resident(key), None) if key else None)
 
     def lang(self, key: str | None, text: str = "") -> Lang:
         """The language to answer in: the resident's choice, else the message's, else Japanese."""
@@ -190,9 +194,7 @@ class Desk:
         checked = self._read("check in", lambda: self.store.check_in(event_id, key, count), CheckIn(True))
         if not checked.first:
             return Arrival(first=False)
-        row, decision = checked.resident, checked.counted
-        lang: Lang | None = row.lang if row is not None and row.lang in ("ja", "en") else None  # type: ignore[assignment]
-        context = ResidentContext(area=row.area, lat=row.lat, lon=row.lon, lang=lang) if row else ResidentContext()
+        context, decision = context_of(checked.resident), checked.counted
         if decision is None or decision.allowed or key is None or self.warned is None:
             return Arrival(True, "ok", context)
         self.metrics.rate_limited.labels(channel).inc()
