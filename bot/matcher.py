@@ -377,13 +377,14 @@ class Matcher:
     def _unaligned_hits(self, view: _View, tokens: tuple[Token, ...]):
         """Crisis phrases inside a run of words typed in kana, wherever Sudachi broke the run."""
         ends = view.starts[1:] + [len(view.text)]
+        kana = [_KANA.fullmatch(t.surface) is not None for t in tokens]  # _kana_written((t,)), once a word
         i = 0
         while i < len(tokens):
-            if not _kana_written(tokens[i:i + 1]):
+            if not kana[i]:
                 i += 1
                 continue
             j = i
-            while j < len(tokens) and _kana_written(tokens[j:j + 1]):
+            while j < len(tokens) and kana[j]:
                 j += 1
             a, b = view.starts[i], ends[j - 1]
             text, heads = view.text, self._unaligned_by_head
