@@ -17,6 +17,7 @@ _SMALL_VOWELS = str.maketrans("ぁぃぅぇぉゎゕゖ", "あいうえおわか
 # (punctuation, symbols, emoji) becomes a space so it still separates words.
 _KEEP = re.compile(r"[^0-9a-z\u3041-\u309f\u30a0-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々〆ー#〒\- ]+")
 _SPACES = re.compile(r"\s+")
+_DIALECT_LENGTHENING = re.compile(r"(?<![\u3400-\u9fff])([\u3400-\u9fff])[ぁぃぅぇぉ]")
 _KANA_SLIP = re.compile(r"(?<=[\u30a1-\u30fa\u30fc])(?![とやのをはがにもへでか])[\u3041-\u3096](?=[\u30a1-\u30fa\u30fc])|(?<=\u30fc)か(?=\u30fc)")
 _RUNS = re.compile(r"(\D)\1{2,}")  # さみしいいいい -> さみしい (3+ repeats to 1)
 _LONG_MARKS = re.compile(r"ー{2,}")
@@ -57,6 +58,9 @@ def clean(text: str) -> str:
 
 def _clean(text: str) -> str:
     text = unicodedata.normalize("NFKC", text or "").lower()
+    # West and Kansai speech lengthens a one-kanji word in place of its particle (目ぇ覚めへん,
+    # 血ぃ出とる, 気ぃ失った): the vowel goes, the word stands alone as 目が or 血が would.
+    text = _DIALECT_LENGTHENING.sub(r"\1 ", text)
     text = text.translate(_SMALL_VOWELS)  # katakana keeps its small vowels: チェック, フォーム
     # A hiragana slipped into a katakana word (ストーかー) goes back to katakana.
     text = _KANA_SLIP.sub(lambda m: chr(ord(m.group(0)) + 0x60), text)

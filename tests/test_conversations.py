@@ -73,6 +73,13 @@ def test_a_goodbye_a_threat_passed_on_and_pills_taken_all_lead_with_24_hour_line
         assert referral.services[0].always_open and referral.services[0].open_now, said
 
 
+def test_kansai_lengthening_in_place_of_a_particle_reads_as_the_particle():
+    # 目ぇ覚めへん is 目が覚めない; katakana keeps its small vowels (チェック).
+    referral, _ = reply("毎晩、このまま目ぇ覚めへんかったらええのにって思う", now=TUESDAY_3AM)
+    assert referral.crisis and referral.services[0].always_open
+    assert reply("血ぃ止まらへん")[0].emergency
+
+
 def test_spelling_variants_of_shut_in_meet():
     for text in ("息子が引きこもりです", "息子がひきこもりです", "息子が引き籠もりです", "息子がヒキコモリです"):
         assert engine().match(text).intents[0].id == "hikikomori", text
