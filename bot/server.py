@@ -33,16 +33,16 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot import migrations
+from bot import console, migrations
 from bot.channels import Desk
 from bot.engine import Engine
 from bot.metrics import Metrics
 from bot.privacy import load_key
 from bot.retry import Backoff
-from bot.settings import CONSOLE_MAX_BODY, Settings
+from bot.settings import Settings
 from bot.store import Store, Unavailable
 
 log = logging.getLogger("bot.server")
@@ -136,8 +136,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
             Route("/metrics", metrics_page),
             Route("/webhooks/line", webhook("line"), methods=["POST"]),
             Route("/webhooks/telegram", webhook("telegram"), methods=["POST"]),
-            Mount("/console", app=LazyConsole(engine := engine or Engine.load(), settings.database_url),  # one engine
-                  name="console", max_body_size=CONSOLE_MAX_BODY),
+            console.mount(LazyConsole(engine := engine or Engine.load(), settings.database_url)),  # one engine
         ],
         lifespan=lifespan,
     )
@@ -169,8 +168,6 @@ class LazyConsole:
         with self._building:
             if self.app is None:
                 try:
-                    from bot import console
-
                     self.app = console.console_app(self.engine, self.database_url)
                 except Exception as e:  # noqa: BLE001
                     log.error("console is off for now: its database could not be reached (%s)", type(e).__name__)

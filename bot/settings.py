@@ -15,7 +15,6 @@ LINE_API = "https://api.line.me"
 LINE_DATA_API = "https://api-data.line.me"
 TELEGRAM_API = "https://api.telegram.org"
 DEFAULT_DATABASE = "sqlite:///tsunagu.db"
-CONSOLE_MAX_BODY = 4 * 1024 * 1024  # the console's largest form: a CSV or case file of 2 MB, pasted and uploaded
 SECRETS = {"line_channel_secret", "line_channel_access_token", "telegram_bot_token", "telegram_webhook_secret",
            "hash_key", "previous_hash_keys", "metrics_token"}
 

@@ -17,18 +17,17 @@ from __future__ import annotations
 import importlib
 import threading
 from collections.abc import Callable
-from typing import Any
 
 from sqlalchemy import Engine as SQLEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from bot.engine import Engine
-from bot.settings import CONSOLE_MAX_BODY
 
-MAX_BODY = CONSOLE_MAX_BODY
+MAX_BODY = 4 * 1024 * 1024  # the largest form: a CSV or case file of 2 MB, pasted and uploaded
 
 
 def routes() -> list[Route | Mount]:
@@ -83,6 +82,6 @@ def console_app(engine: Engine | Callable[[], Engine | None], db: SQLEngine | st
     return app
 
 
-def mount(engine: Engine | Callable[[], Engine | None], engine_db_url: str | Any, path: str = "/console") -> Mount:
-    """`Mount(path, console_app(...))` for the server's route list."""
-    return Mount(path, app=console_app(engine, engine_db_url), name="console", max_body_size=MAX_BODY)
+def mount(app: ASGIApp, path: str = "/console") -> Mount:
+    """The console app (`console_app(...)`, or the server's LazyConsole) at `path` in a route list."""
+    return Mount(path, app=app, name="console", max_body_size=MAX_BODY)

@@ -22,12 +22,12 @@ from bot.engine import Engine
 
 def app_with_console(engine: Engine, db_url: str) -> Starlette:
     """A server-shaped app: the console mounted at /console, / sending people there."""
-    from bot.console import mount
+    from bot.console import console_app, mount
 
     async def root(request):
         return RedirectResponse("/console/")
 
-    return Starlette(routes=[Route("/", root), mount(engine, db_url)])
+    return Starlette(routes=[Route("/", root), mount(console_app(engine, db_url))])
 
 
 @contextmanager
