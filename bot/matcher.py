@@ -184,21 +184,20 @@ class Matcher:
                 for k in range(len(p.surface)):
                     self._kanji_slips[p.surface[:k] + "?" + p.surface[k + 1:]].append(p)
         self._slip_lengths = sorted({len(k) for k in self._kanji_slips})
-        # A crisis message cut off as it is sent (「…しにた」): the phrase less its last kana,
-        # at the very end of the message.
-        self._cut_short: dict[str, _Phrase] = {}
-        for p in self.phrases:
-            if self.specs[p.intent].tier == "crisis" and p.kind == "keyword" and len(p.surface) >= 4 \
-                    and all("\u3041" <= c <= "\u309f" for c in p.reading):
-                self._cut_short.setdefault(p.reading[:-1], p)
-        # Crisis words in unsegmented kana: Sudachi's word breaks in a run of hiragana are guesses
-        # (あしたしのうと… is read あ|し|た|し|のう|と, きょうしのう… as きょうし|のう), so a crisis
+        # Crisis phrases typed in kana, two more ways.  Cut off as it is sent (「…しにた」): the
+        # phrase less its last kana, at the very end of the message.  In unsegmented kana: Sudachi's word breaks in a run of hiragana are guesses
+        # (あしたしのうと… is read あ|し|た|し|のう|と, きょうしのう… as きょうし|のう), so a clear crisis
         # phrase of five kana or more, or all of it but its last kana (an inflected ending:
         # しのうとおもっ|てる), is also looked for anywhere in a run of words typed in kana.
+        self._cut_short: dict[str, _Phrase] = {}
         self._unaligned: dict[str, _Phrase] = {}
         for p in self.phrases:
-            if self.specs[p.intent].tier == "crisis" and p.kind == "keyword" and p.weight >= 0.9 \
-                    and all("\u3041" <= c <= "\u309f" for c in p.reading):  # clear words only (not 息が苦しい)
+            if self.specs[p.intent].tier != "crisis" or p.kind != "keyword" \
+                    or not all("\u3041" <= c <= "\u309f" for c in p.reading):
+                continue
+            if len(p.surface) >= 4:
+                self._cut_short.setdefault(p.reading[:-1], p)
+            if p.weight >= 0.9:  # clear words only (not 息が苦しい)
                 for key in (p.reading, p.reading[:-1]):
                     if len(key) >= UNALIGNED_MIN:
                         self._unaligned.setdefault(key, p)
