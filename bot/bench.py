@@ -88,7 +88,7 @@ def reload_while_routing(engine: Any, texts: list[str], size: int) -> dict[str, 
             problems = subject.reload()
             seconds = time.perf_counter() - started
     entries = len(subject.catalogue.services)
-    from bot.catalogue_aside import INLINE_BYTES
+    from bot.engine.catalogue.aside import INLINE_BYTES
 
     return {
         "entries": entries, "seconds": round(seconds, 2), "problems": len(problems),
@@ -227,7 +227,7 @@ def run(quick: bool = False, workers: int = 2, database_url: str | None = None, 
         finally:
             bench_routing.case_texts = original
     if "reload" in parts or "event" in parts:
-        from bot.snapshot import load_engine
+        from bot.engine.snapshot import load_engine
 
         engine = load_engine()
         if "reload" in parts:

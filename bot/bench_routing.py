@@ -19,10 +19,10 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from bot.catalogue import Catalogue, Service
 from bot.engine import Engine
-from bot.evaluation import load_cases
-from bot.matcher import Matcher
+from bot.engine.catalogue.model import Catalogue, Service
+from bot.engine.evaluation import load_cases
+from bot.engine.understand.matcher import Matcher
 from bot.types import ResidentContext
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,7 +118,7 @@ def time_routes(engine: Engine, texts: list[str], repeat: int = 1, cpu: list[flo
     ctx = ResidentContext(area="221309")
     from datetime import datetime
 
-    from bot.hours import TOKYO
+    from bot.engine.catalogue.hours import TOKYO
 
     now = datetime(2026, 12, 2, 12, 0, tzinfo=TOKYO)
     times = []
@@ -149,7 +149,7 @@ def rss_mb() -> float:
 
 def run(sizes=(1000, 10000, 30000), brute_sample: int = 150) -> dict:
     before = rss_mb()
-    from bot.tokens import _tokenizer
+    from bot.engine.understand.tokens import _tokenizer
 
     _tokenizer()
     sudachi = rss_mb() - before
@@ -159,7 +159,7 @@ def run(sizes=(1000, 10000, 30000), brute_sample: int = 150) -> dict:
     texts = [t for t, _ in cases]
     # Cold caches would measure Sudachi's first calls, not routing: warm once, and
     # clear the token caches so each timed call cleans and tokenizes for real.
-    from bot.tokens import clear_caches
+    from bot.engine.understand.tokens import clear_caches
     from bot.workers import freeze
 
     base = engine.catalogue

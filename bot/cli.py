@@ -14,7 +14,7 @@ import sys
 from datetime import date, datetime
 from pathlib import Path
 
-from bot.hours import TOKYO
+from bot.engine.catalogue.hours import TOKYO
 
 
 def _engine(args):
@@ -34,7 +34,7 @@ def _parse_time(value: str | None) -> datetime | None:
 
 
 def cmd_chat(args) -> int:
-    from bot.render import render_text
+    from bot.engine.render import render_text
     from bot.types import ResidentContext
 
     engine = _engine(args)
@@ -118,7 +118,7 @@ def cmd_route(args) -> int:
 
 
 def cmd_test_referrals(args) -> int:
-    from bot.evaluation import CaseError, evaluate, load_cases
+    from bot.engine.evaluation import CaseError, evaluate, load_cases
 
     engine = _engine(args)
     cases = []
@@ -140,9 +140,9 @@ def cmd_test_referrals(args) -> int:
 
 
 def cmd_catalogue_check(args) -> int:
-    from bot.areas import Areas
-    from bot.catalogue import CatalogueError, load_catalogue
-    from bot.intents import load_intents
+    from bot.engine.areas import Areas
+    from bot.engine.catalogue.model import CatalogueError, load_catalogue
+    from bot.engine.understand.intents import load_intents
 
     path = Path(args.file) if args.file else None
     from bot.engine import default_catalogue_path
@@ -160,8 +160,8 @@ def cmd_catalogue_check(args) -> int:
 
 
 def cmd_catalogue_stale(args) -> int:
-    from bot.catalogue import load_catalogue
     from bot.engine import default_catalogue_path
+    from bot.engine.catalogue.model import load_catalogue
 
     cat = load_catalogue(default_catalogue_path())
     today = date.today()

@@ -7,10 +7,10 @@ from pathlib import Path
 
 
 def cmd_import(args) -> int:
-    from bot.areas import Areas
     from bot.engine import default_catalogue_path
-    from bot.importer import merge, read_rows
-    from bot.intents import load_intents
+    from bot.engine.areas import Areas
+    from bot.engine.catalogue.importer import merge, read_rows
+    from bot.engine.understand.intents import load_intents
 
     areas = Areas()
     intent_ids = set(load_intents())

@@ -69,8 +69,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from bot import workers
+    from bot.engine.snapshot import load_engine
     from bot.server import create_app
-    from bot.snapshot import load_engine
 
     _logging()
     settings = _settings()

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from bot.engine import Engine
-from bot.hours import TOKYO
+from bot.engine.catalogue.hours import TOKYO
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.areas import Areas
+from bot.engine.areas import Areas
 
 AREAS = Areas()
 

@@ -9,9 +9,9 @@ from datetime import date
 
 import pytest
 
-from bot import catalogue_yaml
-from bot.catalogue import CatalogueError, load_catalogue, valid_phone
 from bot.cli import main
+from bot.engine.catalogue import reader
+from bot.engine.catalogue.model import CatalogueError, load_catalogue, valid_phone
 from tests.helpers import ROOT, SHARED
 
 
@@ -119,12 +119,12 @@ def _plain(value):
 def _reading(read, text):
     try:
         return [(_plain(e.raw), e.line, e.keys) for e in read(text)]
-    except catalogue_yaml.YamlProblem as exc:
+    except reader.YamlProblem as exc:
         return ("problem", exc.line, exc.message)
 
 
 def _same_as_ruamel(text):
-    fast, whole = _reading(catalogue_yaml.parse, text), _reading(catalogue_yaml.parse_whole, text)
+    fast, whole = _reading(reader.parse, text), _reading(reader.parse_whole, text)
     if whole[:2] == ("problem", 0) and fast[0] == "problem":
         fast = (*fast[:1], 0, *fast[2:])  # ruamel raised a plain ValueError or TypeError: the entry's line is told
     assert fast == whole
@@ -133,10 +133,10 @@ def _same_as_ruamel(text):
 def test_the_shipped_file_reads_the_same_fast_and_by_ruamel():
     text = (ROOT / "services.yaml").read_text(encoding="utf-8")
     _same_as_ruamel(text)
-    reader, lines = catalogue_yaml._Reader(), text.split("\n")
+    by_hand, lines = reader._Reader(), text.split("\n")
     starts = [n for n, ln in enumerate(lines) if ln.startswith("- ")] + [len(lines)]
     for a, b in zip(starts, starts[1:], strict=False):
-        reader.entry(lines, a, b)  # every entry is in the shape read fast: none left to ruamel
+        by_hand.entry(lines, a, b)  # every entry is in the shape read fast: none left to ruamel
 
 
 ENTRY = """- id: a_1
@@ -250,8 +250,8 @@ def test_what_is_not_the_catalogue_s_own_shape_reads_as_ruamel_reads_it(text):
 
 def test_a_date_that_is_not_one_is_refused_at_its_entry(tmp_path):
     text = "- id: a\n  name: b\n- id: c\n  checked: 2024-13-45\n"
-    assert _reading(catalogue_yaml.parse, text) == ("problem", 3, "not valid YAML: month must be in 1..12")
-    assert _reading(catalogue_yaml.parse_whole, text) == ("problem", 0, "not valid YAML: month must be in 1..12")
+    assert _reading(reader.parse, text) == ("problem", 3, "not valid YAML: month must be in 1..12")
+    assert _reading(reader.parse_whole, text) == ("problem", 0, "not valid YAML: month must be in 1..12")
     path = tmp_path / "services.yaml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(CatalogueError) as refused:  # ruamel raised ValueError through load_catalogue
@@ -263,7 +263,7 @@ def test_an_unclosed_quote_is_reported_where_ruamel_finds_it_without_reading_the
     text = "".join(f"- id: e{n}\n  name: \"n{n}\"\n" for n in range(2000))
     text = text.replace('name: "n5"', 'name: "n5', 1)
     read = []
-    original = catalogue_yaml.YAML
+    original = reader.YAML
 
     def spy(*args, **kw):
         yaml = original(*args, **kw)
@@ -271,10 +271,10 @@ def test_an_unclosed_quote_is_reported_where_ruamel_finds_it_without_reading_the
         yaml.load = lambda stream: (read.append(len(stream)), load(stream))[1]
         return yaml
 
-    monkeypatch.setattr(catalogue_yaml, "YAML", spy)
-    fast = _reading(catalogue_yaml.parse, text)
+    monkeypatch.setattr(reader, "YAML", spy)
+    fast = _reading(reader.parse, text)
     monkeypatch.undo()
-    assert fast == _reading(catalogue_yaml.parse_whole, text)
+    assert fast == _reading(reader.parse_whole, text)
     assert fast[0] == "problem" and fast[1] == 14  # the quote opened on line 12 closes on 14
     assert len(read) == 2  # the entry, then from the entry on: ruamel stops at the error, near it
 
@@ -293,18 +293,18 @@ def test_edits_of_real_entries_read_as_ruamel_reads_them():
 
 
 def test_a_large_catalogue_is_loaded_in_a_child_process_to_the_same_services(monkeypatch, tmp_path):
-    from bot import catalogue_aside
+    from bot.engine.catalogue import aside
 
-    monkeypatch.setattr(catalogue_aside, "INLINE_BYTES", 0)
+    monkeypatch.setattr(aside, "INLINE_BYTES", 0)
     path = ROOT / "services.yaml"
     here = load_catalogue(path, {i for s in load_catalogue(path).services for i in s.intents})
-    aside = catalogue_aside.load_aside(path, {i for s in here.services for i in s.intents})
-    assert aside.services == here.services and (aside.version, aside.path) == (here.version, here.path)
-    assert aside.by_intent.keys() == here.by_intent.keys()
+    loaded = aside.load_aside(path, {i for s in here.services for i in s.intents})
+    assert loaded.services == here.services and (loaded.version, loaded.path) == (here.version, here.path)
+    assert loaded.by_intent.keys() == here.by_intent.keys()
 
     broken, line = broken_copy(tmp_path, "  confidence: high\n", "  confidence: sure\n")
     with pytest.raises(CatalogueError) as refused:
-        catalogue_aside.load_aside(broken)
+        aside.load_aside(broken)
     with pytest.raises(CatalogueError) as here_refused:
         load_catalogue(broken)
     assert refused.value.problems == here_refused.value.problems
@@ -312,24 +312,24 @@ def test_a_large_catalogue_is_loaded_in_a_child_process_to_the_same_services(mon
 
 
 def test_a_text_about_to_be_written_is_checked_in_the_child(monkeypatch, tmp_path):
-    from bot import catalogue_aside
+    from bot.engine.catalogue import aside
 
-    monkeypatch.setattr(catalogue_aside, "INLINE_BYTES", 0)
+    monkeypatch.setattr(aside, "INLINE_BYTES", 0)
     path = ROOT / "services.yaml"
     text = path.read_text(encoding="utf-8").replace("  confidence: high\n", "  confidence: sure\n", 1)
     with pytest.raises(CatalogueError) as refused:
-        catalogue_aside.load_aside(path, text=text)
+        aside.load_aside(path, text=text)
     with pytest.raises(CatalogueError) as here_refused:
         load_catalogue(path, text=text)
     assert refused.value.problems == here_refused.value.problems != []
 
 
 def test_without_a_child_the_catalogue_is_loaded_here(monkeypatch):
-    from bot import catalogue_aside
+    from bot.engine.catalogue import aside
 
-    monkeypatch.setattr(catalogue_aside, "INLINE_BYTES", 0)
-    monkeypatch.setattr(catalogue_aside.sys, "executable", "/nonexistent/python")
-    cat = catalogue_aside.load_aside(ROOT / "services.yaml")
+    monkeypatch.setattr(aside, "INLINE_BYTES", 0)
+    monkeypatch.setattr(aside.sys, "executable", "/nonexistent/python")
+    cat = aside.load_aside(ROOT / "services.yaml")
     assert cat.services == load_catalogue(ROOT / "services.yaml").services
 
 

@@ -21,7 +21,7 @@ from bot.console.auth import IDLE, LIFETIME, AccountError, Accounts
 from bot.console.models import utcnow
 from bot.console.testing import served_console
 from bot.engine import Engine
-from bot.hours import TOKYO
+from bot.engine.catalogue.hours import TOKYO
 from bot.store import ReferralLog, create_all, make_engine
 from tests.console_fixtures import fast_hashes  # noqa: F401 (an autouse fixture)
 

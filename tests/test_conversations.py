@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.render import render_text
+from bot.engine.render import render_text
 from bot.types import ResidentContext
 from tests.helpers import TUESDAY_3AM, WEDNESDAY_NOON, engine
 

@@ -7,9 +7,9 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import router
-from bot.matcher import _REPEATS, _fold_repeats, _pair_index
-from bot.normalise import CLEAN_CACHED, _clean, clean, is_english
+from bot.engine import router
+from bot.engine.understand.matcher import _REPEATS, _fold_repeats, _pair_index
+from bot.engine.understand.normalise import CLEAN_CACHED, _clean, clean, is_english
 from bot.types import ResidentContext
 from tests.helpers import WEDNESDAY_NOON, at, engine
 
@@ -80,8 +80,8 @@ def test_services_for_a_need_are_the_first_of_the_full_list():
 def test_crisis_words_across_word_breaks_are_every_place_a_plain_search_finds(text):
     from collections import Counter
 
-    from bot.matcher import _kana_written, _View
-    from bot.tokens import tokenize
+    from bot.engine.understand.matcher import _kana_written, _View
+    from bot.engine.understand.tokens import tokenize
 
     matcher, tokens = engine().matcher, tokenize(text)
     view = _View.of([t.key for t in tokens])

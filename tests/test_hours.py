@@ -4,7 +4,7 @@ from datetime import datetime
 
 import pytest
 
-from bot.hours import TOKYO, HoursError, parse_hours
+from bot.engine.catalogue.hours import TOKYO, HoursError, parse_hours
 
 
 def at(text: str) -> datetime:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import shutil
 
-from bot.catalogue import load_catalogue
 from bot.cli import main
+from bot.engine.catalogue.model import load_catalogue
 from tests.helpers import ROOT
 
 # Clearly fictional places: the catalogue never ships invented ones.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from ruamel.yaml import YAML
 
-from bot.intents import INTENTS_DIR, load_intents
+from bot.engine.understand.intents import INTENTS_DIR, load_intents
 from tests.helpers import ROOT, SHARED
 
 SPECS = [ROOT / "spec" / "intents.yaml", SHARED / "spec" / "intents.yaml"]

@@ -6,7 +6,7 @@ import shutil
 
 from bot.cli import main
 from bot.engine import Engine
-from bot.render import render_text
+from bot.engine.render import render_text
 from bot.types import ResidentContext
 from tests.helpers import ROOT, at
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.normalise import clean, kana_key
+from bot.engine.understand.normalise import clean, kana_key
 from bot.types import ResidentContext
 from tests.helpers import WEDNESDAY_NOON, engine
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.evaluation import evaluate, load_cases
+from bot.engine.evaluation import evaluate, load_cases
 from tests.helpers import ROOT, SHARED, engine
 
 FILES = sorted((ROOT / "tests" / "referrals").glob("*.yaml"))

@@ -6,8 +6,7 @@ import pickle
 import shutil
 from pathlib import Path
 
-from bot import snapshot
-from bot.engine import Engine
+from bot.engine import Engine, snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
 TEXTS = ["もう死にたい", "借金が返せなくて眠れない", "息子がひきこもりで悩んでいる", "浜松市に住んでいます。介護がつらい"]
@@ -41,8 +40,8 @@ def test_a_snapshot_gives_the_same_engine_and_is_remade_when_anything_changes(tm
     [newest] = sorted((tmp_path / "cache").glob("engine-*.pickle"), key=lambda p: p.stat().st_mtime)[-1:]
     with open(newest, "rb") as f:
         header, rest = pickle.load(f), f.read()
-    assert "bot.catalogue" in header["code"] and "bot.matcher" in header["code"]
-    header["code"]["bot.catalogue"] = "an older version"
+    assert "bot.engine.catalogue.model" in header["code"] and "bot.engine.understand.matcher" in header["code"]
+    header["code"]["bot.engine.catalogue.model"] = "an older version"
     newest.write_bytes(pickle.dumps(header) + rest)
     caplog.clear()
     snapshot.load_engine(catalogue)

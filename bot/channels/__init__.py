@@ -31,9 +31,8 @@ from urllib.parse import parse_qsl, urlencode
 
 from sqlalchemy import Connection
 
-from bot import router
 from bot.channels import words
-from bot.engine import Engine
+from bot.engine import Engine, router
 from bot.limits import Decision, Limiter
 from bot.metrics import Metrics
 from bot.privacy import Hasher

@@ -72,7 +72,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bot.channels import Desk, action, more_action, words
-from bot.render import area_line, name, status, t
+from bot.engine.render import area_line, name, status, t
 from bot.retry import Backoff
 from bot.types import Lang, Referral, ServiceHit
 

@@ -59,7 +59,7 @@ from telegram.ext import (
 )
 
 from bot.channels import Desk, action, more_action, words
-from bot.render import name, render_text
+from bot.engine.render import name, render_text
 from bot.retry import Backoff
 from bot.types import Lang, Referral
 

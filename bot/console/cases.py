@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 
 from bot.console.models import CaseRun, CaseSet, utcnow
 from bot.engine import Engine
-from bot.evaluation import Case, CaseError, evaluate, load_cases
+from bot.engine.evaluation import Case, CaseError, evaluate, load_cases
 
 SET_NAME = re.compile(r"^[^\x00-\x1f/\\]{1,80}$")
 MAX_CASES = 2000

@@ -27,10 +27,10 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
-from bot.catalogue import CONFIDENCE, KINDS, STATUS, CatalogueError, Service, load_catalogue
 from bot.engine import Engine
-from bot.hours import HoursError, parse_compact
-from bot.importer import ORDER, flow_style, merge, read_rows
+from bot.engine.catalogue.hours import HoursError, parse_compact
+from bot.engine.catalogue.importer import ORDER, flow_style, merge, read_rows
+from bot.engine.catalogue.model import CONFIDENCE, KINDS, STATUS, CatalogueError, Service, load_catalogue
 
 STALE_DAYS = 180  # as `bot catalogue stale`
 FIELDS = ("id", "name", "name_en", "kind", "intents", "phone", "url", "line_url", "hours", "hours_text", "free",

@@ -23,7 +23,7 @@ from sqlalchemy import Engine as SQLEngine
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.engine import Engine
-from bot.hours import TOKYO
+from bot.engine.catalogue.hours import TOKYO
 
 MIN_CELL = 5  # counts from 1 to MIN_CELL-1 are hidden
 HIDDEN = "<5"

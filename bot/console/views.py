@@ -28,7 +28,7 @@ from bot.console.web import (
     set_login_cookie,
     set_session_cookie,
 )
-from bot.evaluation import CaseError
+from bot.engine.evaluation import CaseError
 
 MAX_UPLOAD = 2 * 1024 * 1024
 LOGIN_MESSAGES = {

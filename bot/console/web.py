@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.console.auth import Accounts, User
 from bot.engine import Engine
-from bot.hours import TOKYO
+from bot.engine.catalogue.hours import TOKYO
 
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "tsunagu_console"

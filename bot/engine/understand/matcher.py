@@ -20,9 +20,9 @@ from itertools import accumulate, chain
 import jaconv
 from rapidfuzz.distance import Levenshtein
 
-from bot.intents import IntentSpec
-from bot.normalise import clean, is_english
-from bot.tokens import Token, tokenize
+from bot.engine.understand.intents import IntentSpec
+from bot.engine.understand.normalise import clean, is_english
+from bot.engine.understand.tokens import Token, tokenize
 from bot.types import Evidence, IntentScore, Match
 
 MAX_CHARS = 2000  # a 100 KB message is answered from its first part, not matched forever

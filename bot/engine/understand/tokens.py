@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from sudachipy import Dictionary, SplitMode
 
-from bot.normalise import _clean_cached, clean, kana_key, key_of_clean, to_hiragana
+from bot.engine.understand.normalise import _clean_cached, clean, kana_key, key_of_clean, to_hiragana
 
 CONTENT_POS = {"名詞", "動詞", "形容詞", "形状詞", "副詞", "代名詞", "接頭辞", "接尾辞"}
 _ASCII_WORD = re.compile(r"^[a-z0-9]+$")

@@ -15,13 +15,13 @@ import threading
 from datetime import datetime
 from pathlib import Path
 
-from bot.areas import Areas
-from bot.catalogue import CATALOGUE_PATH, Catalogue, CatalogueError, load_catalogue
-from bot.catalogue_aside import load_aside
-from bot.hours import TOKYO
-from bot.intents import INTENTS_DIR, IntentSpec, load_intents
-from bot.matcher import Matcher
-from bot.router import RouteOptions, route
+from bot.engine.areas import Areas
+from bot.engine.catalogue.aside import load_aside
+from bot.engine.catalogue.hours import TOKYO
+from bot.engine.catalogue.model import CATALOGUE_PATH, Catalogue, CatalogueError, load_catalogue
+from bot.engine.router import RouteOptions, route
+from bot.engine.understand.intents import INTENTS_DIR, IntentSpec, load_intents
+from bot.engine.understand.matcher import Matcher
 from bot.types import Area, Match, Referral, ResidentContext
 
 log = logging.getLogger("tsunagu.engine")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.catalogue import CONFIRM_HOURS
+from bot.engine.catalogue.model import CONFIRM_HOURS
 from bot.types import Referral, ServiceHit
 
 WEEKDAYS_JA = "月火水木金土日"

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from bot.normalise import clean, kana_key
-from bot.tokens import tokenize
+from bot.engine.understand.normalise import clean, kana_key
+from bot.engine.understand.tokens import tokenize
 from bot.types import Area
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"  # bot/data
 _POSTAL = re.compile(r"(?:〒\s*)?(?<!\d)(\d{3})-?(\d{4})(?!\d)")
 _CODE = re.compile(r"^\d{6}$|^\d{2}$|^\d{5}$")
 _SUFFIXES = ("都", "道", "府", "県")

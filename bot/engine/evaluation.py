@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from bot.engine import Engine
+from bot.engine.engine import Engine
 
 
 @dataclass

@@ -29,10 +29,10 @@ import sys
 import time
 from pathlib import Path
 
-from bot.catalogue import Catalogue, CatalogueError, load_catalogue
+from bot.engine.catalogue.model import Catalogue, CatalogueError, load_catalogue
 
 log = logging.getLogger("tsunagu.catalogue")
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_ROOT = Path(__file__).resolve().parents[3]  # the folder that holds bot/
 INLINE_BYTES = 1_000_000  # below this, load in this process
 BATCH = 200  # services per pickle: unpickling one batch holds the GIL for a few ms
 TIMEOUT = 1800.0  # seconds; a broken 30k-entry file is read whole by ruamel to say where (minutes)
@@ -56,7 +56,7 @@ def load_aside(path: Path | str, intent_ids: set[str] | None = None, area_codes:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_ROOT), env.get("PYTHONPATH", "")) if p)
     try:
-        done = subprocess.run([sys.executable, "-m", "bot.catalogue_aside"], input=request, capture_output=True,
+        done = subprocess.run([sys.executable, "-m", "bot.engine.catalogue.aside"], input=request, capture_output=True,
                               env=env, timeout=TIMEOUT, check=False)
     except subprocess.TimeoutExpired:
         raise CatalogueError([f"{path}:0: not read in {TIMEOUT:.0f} s"]) from None

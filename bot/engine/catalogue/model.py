@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from bot import catalogue_yaml
-from bot.hours import Hours, HoursError, parse_hours
+from bot.engine.catalogue import reader
+from bot.engine.catalogue.hours import Hours, HoursError, parse_hours
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]  # the repository (bot/engine/catalogue/model.py)
 CATALOGUE_PATH = ROOT / "services.yaml"
 
 KINDS = ("phone", "chat", "sns", "web", "centre", "place")
@@ -182,8 +182,8 @@ def load_catalogue(
         except (OSError, UnicodeDecodeError) as exc:
             raise CatalogueError([f"{name}:0: cannot read: {exc}"]) from None
     try:
-        entries = catalogue_yaml.parse(text)
-    except catalogue_yaml.YamlProblem as exc:
+        entries = reader.parse(text)
+    except reader.YamlProblem as exc:
         raise CatalogueError([f"{name}:{exc.line}: {exc.message}"]) from None
     problems: list[str] = []
     services: list[Service] = []

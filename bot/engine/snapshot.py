@@ -24,11 +24,11 @@ import threading
 from importlib import metadata
 from pathlib import Path
 
-from bot.engine import Engine, _mtime, default_catalogue_path
-from bot.intents import INTENTS_DIR
+from bot.engine.engine import Engine, _mtime, default_catalogue_path
+from bot.engine.understand.intents import INTENTS_DIR
 
 log = logging.getLogger("bot.snapshot")
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parents[1]  # bot/
 KEEP = 3  # snapshots kept in the directory (other catalogues or versions); older ones are removed
 FORMAT = 1
 
@@ -93,7 +93,7 @@ def save(engine: Engine, file: Path) -> None:
         data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
         reader = _ModulesSeen(io.BytesIO(data))
         reader.load()  # which of our modules' classes the pickle needs
-        header = {"code": _code(dict.fromkeys(reader.modules | {"bot.engine"}, ""))}
+        header = {"code": _code(dict.fromkeys(reader.modules | {Engine.__module__}, ""))}
         file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = file.with_name(f"{file.name}.{os.getpid()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.areas import Areas, haversine
-from bot.catalogue import Catalogue, Service
-from bot.intents import IntentSpec
-from bot.offices import OFFICES
+from bot.engine.areas import Areas, haversine
+from bot.engine.catalogue.model import Catalogue, Service
+from bot.engine.offices import OFFICES
+from bot.engine.understand.intents import IntentSpec
 from bot.types import Area, Match, Referral, ResidentContext, ServiceHit
 
 CONFIDENCE_RANK = {"high": 0, "medium": 1, "low": 2, "incomplete": 3, "not-standing": 4}

@@ -17,9 +17,9 @@ from pathlib import Path
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from bot.areas import Areas
-from bot.catalogue import CONFIDENCE, KINDS, STATUS, CatalogueError, load_catalogue, valid_phone
-from bot.hours import HoursError, parse_compact
+from bot.engine.areas import Areas
+from bot.engine.catalogue.hours import HoursError, parse_compact
+from bot.engine.catalogue.model import CONFIDENCE, KINDS, STATUS, CatalogueError, load_catalogue, valid_phone
 
 # Column names, with the Japanese headers operators may use instead.
 COLUMNS: dict[str, tuple[str, ...]] = {

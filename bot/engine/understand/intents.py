@@ -14,7 +14,7 @@ from ruamel.yaml import YAML
 
 from bot.types import Tier
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]  # the repository (bot/engine/understand/intents.py)
 INTENTS_DIR = ROOT / "intents"
 TIERS = ("crisis", "need", "meta")
 WEAK_WEIGHT = 0.35
