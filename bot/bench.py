@@ -127,12 +127,12 @@ def per_event(engine: Any, texts: list[str], count: int = 300) -> dict[str, Any]
     server sends it: bot.channels.line.Reply).
     """
     try:
-        from bot import migrations
         from bot.channels import Desk
         from bot.channels.line import LineChannel, Reply
         from bot.fakes.line import FakeLine, sign
-        from bot.privacy import Hasher
-        from bot.store import Store
+        from bot.service import migrations
+        from bot.service.privacy import Hasher
+        from bot.service.store import Store
     except ImportError as e:
         return {"error": f"not measured: {e}"}
     with tempfile.TemporaryDirectory(prefix="tsunagu-event-") as tmp:

@@ -160,7 +160,7 @@ def run(sizes=(1000, 10000, 30000), brute_sample: int = 150) -> dict:
     # Cold caches would measure Sudachi's first calls, not routing: warm once, and
     # clear the token caches so each timed call cleans and tokenizes for real.
     from bot.engine.understand.tokens import clear_caches
-    from bot.workers import freeze
+    from bot.service.workers import freeze
 
     base = engine.catalogue
     rows = []

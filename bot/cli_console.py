@@ -13,14 +13,14 @@ import sys
 
 def _accounts():
     from bot.console.auth import Accounts
-    from bot.store import make_engine
+    from bot.service.store import make_engine
 
     return Accounts(make_engine(_database_url()))
 
 
 def _database_url() -> str:
     try:
-        from bot.settings import Settings
+        from bot.service.settings import Settings
     except ImportError:  # pragma: no cover  (settings arrive with the server)
         import os
 

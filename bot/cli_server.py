@@ -31,7 +31,7 @@ RICH_MENU_IMAGE = Path(__file__).parent / "data" / "line_richmenu.png"
 
 
 def _settings() -> Any:
-    from bot.settings import Settings
+    from bot.service.settings import Settings
 
     return Settings.from_env()
 
@@ -43,16 +43,16 @@ def _engine(args: argparse.Namespace) -> Any:
 
 
 def _logging() -> None:
-    from bot.logs import setup
+    from bot.service.logs import setup
 
     setup()  # JSON lines without text or ids; LOG_FORMAT=text for the plain format
 
 
 def _desk(args: argparse.Namespace, settings: Any) -> Any:
-    from bot import migrations
     from bot.channels import Desk
-    from bot.privacy import load_key
-    from bot.store import Store
+    from bot.service import migrations
+    from bot.service.privacy import load_key
+    from bot.service.store import Store
 
     migrations.upgrade_if_behind(settings.database_url)
     hasher, where = load_key(settings.hash_key, settings.sqlite_path, settings.previous_hash_keys)
@@ -68,9 +68,9 @@ def _desk(args: argparse.Namespace, settings: Any) -> Any:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from bot import workers
     from bot.engine.snapshot import load_engine
-    from bot.server import create_app
+    from bot.service import workers
+    from bot.service.server import create_app
 
     _logging()
     settings = _settings()
@@ -89,8 +89,8 @@ def _prepare_workers(settings: Any, engine: Any) -> None:
     """What every worker would otherwise do at once on start: done once, before they are forked."""
     import importlib
 
-    from bot import migrations
-    from bot.privacy import load_key
+    from bot.service import migrations
+    from bot.service.privacy import load_key
 
     migrations.upgrade_if_behind(settings.database_url)  # the console's tables too (0003)
     load_key(settings.hash_key, settings.sqlite_path)  # a generated key file is written once
@@ -100,7 +100,7 @@ def _prepare_workers(settings: Any, engine: Any) -> None:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from bot import migrations
+    from bot.service import migrations
 
     url = args.url or _settings().database_url
     migrations.upgrade(url)
@@ -112,9 +112,9 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
-    from bot import migrations
-    from bot.privacy import load_key
-    from bot.store import Store
+    from bot.service import migrations
+    from bot.service.privacy import load_key
+    from bot.service.store import Store
 
     settings = _settings()
     migrations.upgrade_if_behind(settings.database_url)
@@ -134,8 +134,8 @@ def cmd_forget(args: argparse.Namespace) -> int:
 def cmd_purge(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
-    from bot import migrations
-    from bot.store import Store
+    from bot.service import migrations
+    from bot.service.store import Store
 
     settings = _settings()
     migrations.upgrade_if_behind(settings.database_url)
@@ -189,7 +189,7 @@ def cmd_line_send(args: argparse.Namespace) -> int:
 
 def cmd_telegram_poll(args: argparse.Namespace) -> int:
     from bot.channels.telegram import ALLOWED_UPDATES, TelegramChannel, set_commands
-    from bot.server import quiet_libraries
+    from bot.service.server import quiet_libraries
 
     _logging()
     settings = _settings()

@@ -17,7 +17,7 @@ import pytest
 from bot.fakes import Loopback
 from bot.fakes.line import FakeLine, Reply
 from bot.fakes.telegram import FakeTelegram, Sent
-from bot.settings import Settings
+from bot.service.settings import Settings
 
 pytest_plugins = ["tests.db_backends"]  # db_url: each database test on SQLite and PostgreSQL
 
@@ -110,7 +110,7 @@ def platforms() -> Iterator[tuple[FakeLine, str, FakeTelegram, str]]:
 @pytest.fixture(scope="module")
 def bot_server(engine, platforms, tmp_path_factory) -> Iterator[tuple[str, Settings]]:  # noqa: ANN001
     """One bot server per test module over the shared fake platforms."""
-    from bot.server import create_app
+    from bot.service.server import create_app
 
     line, line_url, tg, tg_url = platforms
     settings = _settings(tmp_path_factory.mktemp("bot") / "bot.db", line, line_url, tg, tg_url)
@@ -122,7 +122,7 @@ def fresh_world(server, platforms) -> World:  # noqa: ANN001
     """A running bot server with an empty database and fake platforms that have seen nothing."""
     from sqlmodel import SQLModel
 
-    from bot.store import Store
+    from bot.service.store import Store
 
     url, settings = server
     line, _, tg, _ = platforms

@@ -22,7 +22,7 @@ from bot.console.models import utcnow
 from bot.console.testing import served_console
 from bot.engine import Engine
 from bot.engine.catalogue.hours import TOKYO
-from bot.store import ReferralLog, create_all, make_engine
+from bot.service.store import ReferralLog, create_all, make_engine
 from tests.console_fixtures import fast_hashes  # noqa: F401 (an autouse fixture)
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,7 +17,7 @@ import pytest
 from bot.console.auth import Accounts
 from bot.console.testing import seed_log, served_console
 from bot.engine import Engine
-from bot.store import make_engine
+from bot.service.store import make_engine
 from tests.console_fixtures import fast_hashes  # noqa: F401 (an autouse fixture)
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -28,8 +28,8 @@ from bot.channels import words
 from bot.fakes import Loopback
 from bot.fakes.line import FakeLine
 from bot.fakes.telegram import FakeTelegram
-from bot.server import create_app
-from bot.store import ReferralLog, Store
+from bot.service.server import create_app
+from bot.service.store import ReferralLog, Store
 from tests.conftest import World, fresh_world
 
 ROOT = Path(__file__).resolve().parent.parent

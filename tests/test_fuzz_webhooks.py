@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from bot.fakes.line import sign
-from bot.server import create_app
+from bot.service.server import create_app
 
 SEED = 20251201
 CONCURRENCY = 8

@@ -9,8 +9,8 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.channels import words
-from bot.privacy import Hasher
-from bot.store import ReferralLog, Resident, Store
+from bot.service.privacy import Hasher
+from bot.service.store import ReferralLog, Resident, Store
 
 HAMAMATSU = (34.7108, 137.7261)
 

@@ -16,10 +16,11 @@ import pytest
 from alembic import command
 from sqlalchemy import inspect
 
-from bot import bench_webhook, migrations
+from bot import bench_webhook
 from bot.fakes import Loopback
 from bot.fakes.line import FakeLine
-from bot.store import Store
+from bot.service import migrations
+from bot.service.store import Store
 
 TABLES = {"residents", "processed_events", "referral_log", "alembic_version"}
 
@@ -66,7 +67,7 @@ def test_two_hosts_on_one_database_answer_a_redelivered_event_once(db_url, engin
     """Two servers (as on two hosts) share only the database; LINE redelivers to the other one."""
     from dataclasses import replace
 
-    from bot.server import create_app
+    from bot.service.server import create_app
 
     migrations.upgrade(db_url)
     line = FakeLine()
@@ -120,7 +121,7 @@ def test_two_workers_behind_one_port_answer_a_redelivered_event_exactly_once(db_
 
 
 def test_the_urls_platforms_hand_out_mean_psycopg():
-    from bot.store import database_url
+    from bot.service.store import database_url
 
     assert database_url("postgres://u:p%40ss@db.example:5432/bot") == "postgresql+psycopg://u:p%40ss@db.example:5432/bot"
     assert database_url("postgresql://db/bot") == "postgresql+psycopg://db/bot"
@@ -130,7 +131,7 @@ def test_the_urls_platforms_hand_out_mean_psycopg():
 
 def test_a_rate_limit_holds_across_workers(db_url):
     """Two workers' limiters count the same resident in the database: together they allow no more than the limit."""
-    limits = pytest.importorskip("bot.limits")
+    limits = pytest.importorskip("bot.service.limits")
     migrations.upgrade(db_url)
     stores = [Store(db_url), Store(db_url)]
     limiters = [limits.Limiter(s.engine, "resident", limit=10, per=60) for s in stores]

@@ -10,12 +10,13 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlmodel import Session, select
 
-from bot import cli_server, migrations
+from bot import cli_server
 from bot.channels import Desk, words
 from bot.fakes import Loopback
-from bot.privacy import Hasher, load_key
-from bot.server import create_app
-from bot.store import ReferralLog, Resident, Store, StoredMessage, bucket, utcnow
+from bot.service import migrations
+from bot.service.privacy import Hasher, load_key
+from bot.service.server import create_app
+from bot.service.store import ReferralLog, Resident, Store, StoredMessage, bucket, utcnow
 
 ROOT_TABLES = ("residents", "messages", "rate_hits", "referral_log", "processed_events")
 

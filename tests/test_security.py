@@ -9,13 +9,13 @@ import time
 import httpx
 import pytest
 
-from bot import limits, logs
 from bot.channels import line as line_channel
 from bot.channels import telegram as telegram_channel
 from bot.channels import words
-from bot.limits import Limiter
-from bot.settings import Settings
-from bot.store import make_engine
+from bot.service import limits, logs
+from bot.service.limits import Limiter
+from bot.service.settings import Settings
+from bot.service.store import make_engine
 
 
 def test_unsigned_requests_learn_nothing(world):
@@ -63,7 +63,7 @@ def test_a_resident_over_the_rate_limit_gets_one_kind_word_and_a_crisis_is_alway
 
 
 def test_the_limiter_counts_across_workers_and_resets(tmp_path):
-    from bot import migrations
+    from bot.service import migrations
 
     url = f"sqlite:///{tmp_path / 'l.db'}"
     migrations.upgrade(url)
@@ -115,7 +115,7 @@ def test_json_logs_blank_ids_and_tokens_and_leave_out_tracebacks():
 
 def test_metrics_can_want_a_token(engine, tmp_path, offline, settings_for):
     from bot.fakes import Loopback
-    from bot.server import create_app
+    from bot.service.server import create_app
 
     settings = Settings(**{**settings_for(tmp_path / "m.db", None, None, None, None).__dict__,
                            "metrics_token": "scrape-me"})

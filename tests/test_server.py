@@ -14,15 +14,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot import cli_server, migrations
+from bot import cli_server
 from bot.channels import Desk
 from bot.channels.telegram import TelegramChannel
 from bot.fakes import Loopback
 from bot.fakes.line import FakeLine
 from bot.fakes.telegram import FakeTelegram
-from bot.privacy import Hasher
-from bot.server import create_app
-from bot.store import Store
+from bot.service import migrations
+from bot.service.privacy import Hasher
+from bot.service.server import create_app
+from bot.service.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import inspect
 
-from bot import migrations
-from bot.privacy import load_key
-from bot.settings import Settings
-from bot.store import Store
+from bot.service import migrations
+from bot.service.privacy import load_key
+from bot.service.settings import Settings
+from bot.service.store import Store
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import pytest
 
 from bot.channels import words
 from bot.fakes.telegram import BOT
-from bot.privacy import Hasher
-from bot.store import Store
+from bot.service.privacy import Hasher
+from bot.service.store import Store
 
 
 def resident(world, chat_id: int = 42):

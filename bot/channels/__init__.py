@@ -33,10 +33,10 @@ from sqlalchemy import Connection
 
 from bot.channels import words
 from bot.engine import Engine, router
-from bot.limits import Decision, Limiter
-from bot.metrics import Metrics
-from bot.privacy import Hasher
-from bot.store import RESIDENT_BUCKETS, CheckIn, Resident, Store, Unavailable
+from bot.service.limits import Decision, Limiter
+from bot.service.metrics import Metrics
+from bot.service.privacy import Hasher
+from bot.service.store import RESIDENT_BUCKETS, CheckIn, Resident, Store, Unavailable
 from bot.types import Area, Evidence, IntentScore, Lang, Match, Referral, ResidentContext
 
 log = logging.getLogger("bot.channels")

@@ -73,7 +73,7 @@ from starlette.responses import JSONResponse, Response
 
 from bot.channels import Desk, action, more_action, words
 from bot.engine.render import area_line, name, status, t
-from bot.retry import Backoff
+from bot.service.retry import Backoff
 from bot.types import Lang, Referral, ServiceHit
 
 log = logging.getLogger("bot.line")

@@ -60,7 +60,7 @@ from telegram.ext import (
 
 from bot.channels import Desk, action, more_action, words
 from bot.engine.render import name, render_text
-from bot.retry import Backoff
+from bot.service.retry import Backoff
 from bot.types import Lang, Referral
 
 log = logging.getLogger("bot.telegram")

@@ -72,7 +72,7 @@ def console_app(engine: Engine | Callable[[], Engine | None], db: SQLEngine | st
     from bot.console.web import Console, SecurityHeaders, templates
 
     if isinstance(db, str):
-        from bot.store import make_engine
+        from bot.service.store import make_engine
 
         db = make_engine(db)
     app = Starlette(routes=routes(), middleware=[Middleware(SecurityHeaders)])

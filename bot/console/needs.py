@@ -105,7 +105,7 @@ def figures(db: SQLEngine, engine: Engine, weeks: int = 12, now: datetime | None
 def _read(db: SQLEngine, since: datetime) -> list[tuple[datetime, str, str | None, bool]]:
     from sqlmodel import Session, select
 
-    from bot.store import ReferralLog
+    from bot.service.store import ReferralLog
 
     with Session(db) as s:
         query = select(ReferralLog.at, ReferralLog.intents, ReferralLog.area, ReferralLog.crisis).where(

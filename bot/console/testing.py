@@ -47,7 +47,7 @@ def seed_log(db_url: str, rows: int = 600, weeks: int = 12, seed: int = 7, now: 
     """Synthetic anonymous referral-log rows (time, channel, intents, area, crisis) for a demo database."""
     from sqlmodel import Session
 
-    from bot.store import ReferralLog, create_all, make_engine
+    from bot.service.store import ReferralLog, create_all, make_engine
 
     create_all(db_url)
     rng = random.Random(seed)

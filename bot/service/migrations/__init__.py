@@ -1,10 +1,10 @@
 """The database schema, as alembic migrations kept inside the package.
 
-    bot db upgrade  ->  upgrade(url)  ->  versions/*.py  ->  tables of bot/store.py
+    bot db upgrade  ->  upgrade(url)  ->  versions/*.py  ->  tables of bot/service/store.py
 
 No alembic.ini: the configuration is built here, so an installed package
 can upgrade any database it is pointed at.  To add a migration after changing
-bot/store.py:  alembic -x url=sqlite:///dev.db -c /dev/null revision --autogenerate
+bot/service/store.py:  alembic -x url=sqlite:///dev.db -c /dev/null revision --autogenerate
 is not needed; write it by hand in versions/ (they are short).
 """
 
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import inspect, text
 
-from bot.store import make_engine
+from bot.service.store import make_engine
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -28,7 +28,7 @@ def config(url: str) -> Config:
     from alembic.config import Config
 
     cfg = Config()
-    cfg.set_main_option("script_location", "bot:migrations")
+    cfg.set_main_option("script_location", "bot.service:migrations")
     cfg.attributes["url"] = url  # not a main option: '%' in passwords would be read as interpolation
     return cfg
 

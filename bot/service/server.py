@@ -36,14 +36,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot import console, migrations
+from bot import console
 from bot.channels import Desk
 from bot.engine import Engine
-from bot.metrics import Metrics
-from bot.privacy import load_key
-from bot.retry import Backoff
-from bot.settings import Settings
-from bot.store import Store, Unavailable
+from bot.service import migrations
+from bot.service.metrics import Metrics
+from bot.service.privacy import load_key
+from bot.service.retry import Backoff
+from bot.service.settings import Settings
+from bot.service.store import Store, Unavailable
 
 log = logging.getLogger("bot.server")
 

@@ -1,10 +1,10 @@
-"""Alembic environment: the URL comes from bot.migrations.config(url)."""
+"""Alembic environment: the URL comes from bot.service.migrations.config(url)."""
 
 from alembic import context
 from sqlmodel import SQLModel
 
-import bot.store  # noqa: F401  (registers the tables on SQLModel.metadata)
-from bot.store import make_engine
+import bot.service.store  # noqa: F401  (registers the tables on SQLModel.metadata)
+from bot.service.store import make_engine
 
 url = context.config.attributes["url"]
 target_metadata = SQLModel.metadata

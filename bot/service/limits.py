@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, Engine, bindparam, select
 from sqlmodel import Session, delete
 
-from bot.store import RateHit, bucket, upsert
+from bot.service.store import RateHit, bucket, upsert
 
 _HITS = RateHit.__table__  # type: ignore[attr-defined]
 COUNTS = select(_HITS.c.window, _HITS.c.count).where(  # this window's count and the last one's
