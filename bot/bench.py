@@ -127,10 +127,10 @@ def per_event(engine: Any, texts: list[str], count: int = 300) -> dict[str, Any]
     server sends it: bot.channels.line.Reply).
     """
     try:
-        from bot.channels import Desk
         from bot.channels.line import LineChannel, Reply
         from bot.fakes.line import FakeLine, sign
         from bot.service import migrations
+        from bot.service.desk import Desk
         from bot.service.privacy import Hasher
         from bot.service.store import Store
     except ImportError as e:

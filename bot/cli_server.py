@@ -49,8 +49,8 @@ def _logging() -> None:
 
 
 def _desk(args: argparse.Namespace, settings: Any) -> Any:
-    from bot.channels import Desk
     from bot.service import migrations
+    from bot.service.desk import Desk
     from bot.service.privacy import load_key
     from bot.service.store import Store
 

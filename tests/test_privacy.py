@@ -11,9 +11,10 @@ from sqlalchemy import inspect, text
 from sqlmodel import Session, select
 
 from bot import cli_server
-from bot.channels import Desk, words
+from bot.channels import words
 from bot.fakes import Loopback
 from bot.service import migrations
+from bot.service.desk import Desk
 from bot.service.privacy import Hasher, load_key
 from bot.service.server import create_app
 from bot.service.store import ReferralLog, Resident, Store, StoredMessage, bucket, utcnow

@@ -15,12 +15,12 @@ import httpx
 import pytest
 
 from bot import cli_server
-from bot.channels import Desk
 from bot.channels.telegram import TelegramChannel
 from bot.fakes import Loopback
 from bot.fakes.line import FakeLine
 from bot.fakes.telegram import FakeTelegram
 from bot.service import migrations
+from bot.service.desk import Desk
 from bot.service.privacy import Hasher
 from bot.service.server import create_app
 from bot.service.store import Store

@@ -71,8 +71,9 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot.channels import Desk, action, more_action, words
+from bot.channels import action, more_action, words
 from bot.engine.render import area_line, name, status, t
+from bot.service.desk import Desk
 from bot.service.retry import Backoff
 from bot.types import Lang, Referral, ServiceHit
 
@@ -274,7 +275,8 @@ class LineChannel:
             if key:
                 self.desk.seen(CHANNEL, key)
             return [TextMessage(text=words.WELCOME["ja"]),
-                    TextMessage(text=self.desk.privacy("ja"), quick_reply=quick_replies("ja", group=False))]
+                    TextMessage(text=words.privacy("ja", self.desk.kept_days),
+                                quick_reply=quick_replies("ja", group=False))]
         if isinstance(event, UnfollowEvent):
             if key:
                 self.desk.forget(key)

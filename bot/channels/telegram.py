@@ -58,8 +58,9 @@ from telegram.ext import (
     filters,
 )
 
-from bot.channels import Desk, action, more_action, words
+from bot.channels import action, more_action, words
 from bot.engine.render import name, render_text
+from bot.service.desk import Desk
 from bot.service.retry import Backoff
 from bot.types import Lang, Referral
 
@@ -259,7 +260,7 @@ class TelegramChannel:
         if key:
             await self.desk.call(self.desk.seen, CHANNEL, key)
         lang = await self._lang(key)
-        welcome = f"{words.WELCOME[lang]}\n\n{self.desk.privacy(lang)}"
+        welcome = f"{words.WELCOME[lang]}\n\n{words.privacy(lang, self.desk.kept_days)}"
         await self._send(update, html.escape(welcome), controls(lang, key is None))
 
     async def on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -1,6 +1,7 @@
 """The running service: the web server and what it keeps, counts and limits.
 
     server.py       Starlette app: /webhooks/line, /webhooks/telegram, /healthz, /metrics, /console
+    desk.py         Desk: what both channels share (resident memory, rate limit, redelivery, log)
     store.py        the database (SQLite or PostgreSQL); migrations/: its schema, by alembic
     limits.py       rate limits counted in the database, shared by every worker
     workers.py      `bot serve --workers N`: forked workers on one listening socket

@@ -37,9 +37,9 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot import console
-from bot.channels import Desk
 from bot.engine import Engine
 from bot.service import migrations
+from bot.service.desk import Desk
 from bot.service.metrics import Metrics
 from bot.service.privacy import load_key
 from bot.service.retry import Backoff

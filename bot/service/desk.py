@@ -1,0 +1,274 @@
+"""The Desk: everything the channels share, between a platform adapter and the engine.
+
+    platform webhook -> channels/line.py | channels/telegram.py   (verify, parse, render)
+                     -> Desk: resident key -> ResidentContext -> engine.route() -> Referral
+                     -> store: remembered area/language, redelivery ids, anonymous log
+
+The Desk knows no platform.  Its methods are synchronous (engine and database calls):
+channels call them from the desk's own threads (`Desk.call`).  A platform id enters only as
+`Desk.key(channel, id)`, a keyed hash; in group chats the key is None and nothing is remembered.
+
+The Desk answers even when the database does not: a read that fails answers
+as for a new resident, a write that fails is logged (what, never the values)
+and the answer goes out all the same.  A resident past the rate limit gets one
+kind "slow down" a minute and then quiet, except that a crisis is always answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from functools import partial
+from typing import Literal, TypeVar
+
+from sqlalchemy import Connection
+
+from bot.engine import Engine, router
+from bot.service.limits import Decision, Limiter
+from bot.service.metrics import Metrics
+from bot.service.privacy import Hasher
+from bot.service.store import RESIDENT_BUCKETS, CheckIn, Resident, Store, Unavailable
+from bot.types import Area, Evidence, IntentScore, Lang, Match, Referral, ResidentContext
+
+log = logging.getLogger("bot.channels")
+
+# Areas the resident named in a message (not guessed from a location) are remembered.
+NAMED = ("text", "postal", "code")
+_LATIN = re.compile(r"[A-Za-z]")
+_KANA_KANJI = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+PAGE = 10  # services per "more" page
+DESK_THREADS = 4  # matching holds the GIL: more threads only wait for it; a few cover database waits
+MAX_TEXT = 5000  # characters of a message read at all (LINE's own limit; the matcher reads fewer)
+T = TypeVar("T")
+Admission = Literal["ok", "warn", "quiet"]
+
+
+@dataclass(frozen=True)
+class Arrival:
+    first: bool  # False: the event was answered before
+    admitted: Admission = "ok"
+    context: ResidentContext = field(default_factory=ResidentContext)
+
+
+@dataclass(frozen=True)
+class Answer:
+    referral: Referral | None  # None: over the rate limit and not a crisis (see `slow_down`)
+    learned: Area | None = None  # an area the resident named, now remembered
+    slow_down: bool = False  # over the limit: say so kindly (once a window; after that, nothing)
+    repeat: bool = False  # the event was answered before (a redelivery): say nothing
+
+    @property
+    def only_area(self) -> bool:
+        """The message named a place and nothing else: confirm the area instead of a referral."""
+        r = self.referral
+        return r is not None and self.learned is not None and not r.crisis and not any(i.tier == "need" for i in r.intents)
+
+
+def context_of(row: Resident | None) -> ResidentContext:
+    """What is remembered of a resident, as the router takes it (a new resident: nothing)."""
+    if row is None:
+        return ResidentContext()
+    lang: Lang | None = row.lang if row.lang in ("ja", "en") else None  # type: ignore[assignment]
+    return ResidentContext(area=row.area, lat=row.lat, lon=row.lon, lang=lang)
+
+
+def guess_lang(text: str) -> Lang:
+    """English when a message is written in Latin letters without any Japanese."""
+    return "en" if _LATIN.search(text) and not _KANA_KANJI.search(text) else "ja"
+
+
+@dataclass
+class Desk:
+    engine: Engine
+    store: Store
+    hasher: Hasher
+    metrics: Metrics = field(default_factory=Metrics)
+    rate_limit: int = 20  # messages a resident may send a minute; 0: no limit
+    store_messages: bool = False  # STORE_MESSAGES: keep the text, linked to the resident's key
+    store_messages_days: int = 30
+
+    def __post_init__(self) -> None:
+        # The desk's work (matching, the database) runs on threads of its own: the event loop's default
+        # executor stays free for the loop's own needs (aiohttp resolves host names there), which a
+        # burst queued behind a thousand routings would otherwise hold up until replies timed out.
+        self.pool = ThreadPoolExecutor(DESK_THREADS, thread_name_prefix="desk")
+        self.limiter: Limiter | None = None
+        self.warned: Limiter | None = None
+        if self.rate_limit > 0:
+            name, warned = RESIDENT_BUCKETS
+            self.limiter = Limiter(self.store.engine, name, self.rate_limit, per=60)
+            self.warned = Limiter(self.store.engine, warned, 1, per=60)
+
+    async def call(self, fn: Callable[..., T], *args: object) -> T:
+        """`fn(*args)` on the desk's threads (as asyncio.to_thread, with the caller's context)."""
+        context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(self.pool, partial(context.run, fn, *args))
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    # The database, failing soft
+
+    def _read(self, what: str, fn: Callable[[], T], default: T) -> T:
+        try:
+            return fn()
+        except Unavailable as e:
+            self._trouble(what, e)
+            return default
+
+    def _write(self, what: str, fn: Callable[[], object]) -> bool:
+        try:
+            fn()
+            return True
+        except Unavailable as e:
+            self._trouble(what, e)
+            return False
+
+    def _trouble(self, what: str, error: Unavailable) -> None:
+        self.metrics.db_errors.labels(what).inc()
+        log.warning("database: %s not done (%s); answering without it", what, error)
+
+    # Residents
+
+    def key(self, channel: str, platform_id: str) -> str:
+        """The resident's keyed hash; one stored under a previous hash key moves to this one."""
+        key = self.hasher.resident(channel, platform_id)
+        for old in self.hasher.former(channel, platform_id):
+            if self._read("resident rekey", lambda old=old: self.store.rekey(old, key), False):  # type: ignore[misc]
+                log.info("%s: a resident moved to the current hash key", channel)
+                break
+        return key
+
+    def context(self, key: str | None) -> ResidentContext:
+        return context_of(self._read("resident read", lambda: self.store.resident(key), None) if key else None)
+
+    def lang(self, key: str | None, text: str = "") -> Lang:
+        """The language to answer in: the resident's choice, else the message's, else Japanese."""
+        return self.context(key).lang or guess_lang(text)
+
+    @property
+    def kept_days(self) -> int | None:
+        """Days a resident's messages are kept (STORE_MESSAGES), or None: not kept.  The channels'
+        privacy notice (channels/words.py) says so."""
+        return self.store_messages_days if self.store_messages else None
+
+    def seen(self, channel: str, key: str) -> None:
+        self._write("resident seen", lambda: self.store.seen(key, channel))
+
+    def arrive(self, channel: str, key: str | None, event_id: str | None = None) -> Arrival:
+        """Before routing, one database transaction: claim the event id (False: answered before),
+        count the message against the resident's rate limit (ok, warn: the first one over, or quiet),
+        read what is remembered of the resident."""
+        limiter = self.limiter
+
+        def count(conn: Connection) -> Decision | None:
+            return limiter.hit_in(conn, key) if limiter is not None and key else None
+
+        checked = self._read("check in", lambda: self.store.check_in(event_id, key, count), CheckIn(True))
+        if not checked.first:
+            return Arrival(first=False)
+        context, decision = context_of(checked.resident), checked.counted
+        if decision is None or decision.allowed or key is None or self.warned is None:
+            return Arrival(True, "ok", context)
+        self.metrics.rate_limited.labels(channel).inc()
+        warned = self.warned
+        first = self._read("rate limit", lambda: self.store.guarded("rate limit", lambda: warned.hit(key)), None)
+        return Arrival(True, "warn" if first is None or first.allowed else "quiet", context)
+
+    def answer(self, channel: str, key: str | None, text: str, now: datetime | None = None,
+               event_id: str | None = None) -> Answer:
+        """Route a resident's message; remember an area they named; log it without text or id.
+
+        Over the rate limit only a crisis is routed; otherwise `Answer(None, slow_down=...)`.
+        With `event_id`, an event answered before gets `Answer(None, repeat=True)` and nothing is done.
+        """
+        text = text[:MAX_TEXT]
+        arrival = self.arrive(channel, key, event_id)
+        if not arrival.first:
+            return Answer(None, repeat=True)
+        match = self.engine.match(text)
+        if arrival.admitted != "ok" and not match.crisis:
+            return Answer(None, slow_down=arrival.admitted == "warn")
+        context = arrival.context
+        referral = self.engine.route_match(match, context, now)
+        area, learned = referral.area, None
+        if key and area is not None and area.how in NAMED and area.code != context.area:
+            learned = area
+        needs = [i.id for i in referral.intents[:3]]
+        # One transaction: the resident seen (with the area they named) and the anonymous log row.
+        self._write("referral log", lambda: self.store.record(channel, key, needs, area.code if area else None,
+                                                              referral.crisis, learned.code if learned else None))
+        if self.store_messages and key:
+            self._write("stored message", lambda: self.store.keep_message(key, channel, text, needs))
+        self.metrics.referral(channel, needs, referral.crisis)
+        return Answer(referral, learned)
+
+    def more(self, key: str | None, data: dict[str, str], lang: Lang, now: datetime | None = None) -> Referral | None:
+        """Page `p` of the services for the intents of a "more" button, past those already shown."""
+        ids = [i for i in data.get("i", "").split(",") if i in self.engine.intents]
+        page = int(data["p"]) if data.get("p", "").isdigit() else 1
+        if not ids or page < 1:
+            return None
+        # The first page is what a plain route of these needs shows; later pages are the rest.
+        first = self._route(ids, key, lang, now, router.RouteOptions())
+        shown = {h.service_id for h in first.services}
+        wide = router.RouteOptions(per_need=100, limit=1000)
+        rest = [h for h in self._route(ids, key, lang, now, wide).services if h.service_id not in shown]
+        services = tuple(rest[(page - 1) * PAGE: page * PAGE])
+        if not services:
+            return None
+        return replace(first, services=services, opening="", ask_area=False)
+
+    def lines_24h(self, key: str | None, lang: Lang, now: datetime | None = None) -> Referral:
+        """The crisis block on its own: the 24-hour lines open now, and 110/119."""
+        evidence = (Evidence(phrase="", found="", score=1.0, kind="menu"),)
+        match = Match(text="", readings="", intents=(IntentScore("suicide_risk", 1.0, "crisis", evidence),),
+                      crisis=True, crisis_why="asked for the 24-hour lines", lang=lang)
+        referral = self._route_match(match, key, now, router.RouteOptions())
+        return replace(referral, opening="")
+
+    def _route(self, ids: list[str], key: str | None, lang: Lang, now: datetime | None,
+               options: router.RouteOptions) -> Referral:
+        # The needs as if the matcher had found them (crisis ids too: their own services, not the crisis block).
+        scores = tuple(IntentScore(i, 1.0 - n / 10, "need") for n, i in enumerate(ids))
+        match = Match(text="", readings="", intents=scores, crisis=False, crisis_why="", lang=lang)
+        return self._route_match(match, key, now, options)
+
+    def _route_match(self, match: Match, key: str | None, now: datetime | None,
+                     options: router.RouteOptions) -> Referral:
+        context = replace(self.context(key), lang=match.lang)
+        return self.engine.route_match(match, context, now, options)
+
+    def set_area(self, channel: str, key: str, query: str) -> Area | None:
+        area = self.engine.find_area(query.strip()[:200])
+        if area is not None:
+            self._write("resident area", lambda: self.store.remember(key, channel, area=area.code))
+        return area
+
+    def set_location(self, channel: str, key: str | None, lat: float, lon: float) -> Area | None:
+        """The area around a shared location; remembered with the (rounded) location."""
+        try:
+            area = self.engine.area_near(lat, lon)
+        except (ValueError, LookupError):
+            return None
+        if key:
+            self._write("resident location",
+                        lambda: self.store.remember(key, channel, area=area.code, lat=lat, lon=lon))
+        return area
+
+    def set_lang(self, channel: str, key: str, lang: Lang) -> None:
+        self._write("resident language", lambda: self.store.remember(key, channel, lang=lang))
+
+    def forget(self, key: str) -> bool:
+        """Delete everything linked to the resident; False if the database could not be reached."""
+        return self._write("forget", lambda: self.store.forget(key))
+
+    def first_delivery(self, event_id: str) -> bool:
+        """True unless the event was answered before; with the database away, answer (True)."""
+        return self._read("event id", lambda: self.store.first_delivery(event_id), True)
