@@ -342,7 +342,7 @@ def test_sighup_reloads_the_catalogue_of_a_running_bot_serve(tmp_path, engine, o
                    TELEGRAM_API_BASE=tg_api.url)
         url = f"http://127.0.0.1:{port}"
         with open(tmp_path / "serve.log", "w") as out:
-            process = subprocess.Popen([sys.executable, "-m", "bot.cli_server", "serve", "--port", str(port)],
+            process = subprocess.Popen([sys.executable, "-m", "bot.cli.server", "serve", "--port", str(port)],
                                        env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)
         try:
             deadline = time.monotonic() + 60

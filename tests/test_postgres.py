@@ -16,7 +16,7 @@ import pytest
 from alembic import command
 from sqlalchemy import inspect
 
-from bot import bench_webhook
+from bot.bench import webhook as bench_webhook
 from bot.fakes import Loopback
 from bot.fakes.line import FakeLine
 from bot.service import migrations

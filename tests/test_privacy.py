@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlmodel import Session, select
 
-from bot import cli_server
 from bot.channels import words
+from bot.cli import server as cli_server
 from bot.fakes import Loopback
 from bot.service import migrations
 from bot.service.desk import Desk

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot import cli_server
 from bot.channels.telegram import TelegramChannel
+from bot.cli import server as cli_server
 from bot.fakes import Loopback
 from bot.fakes.line import FakeLine
 from bot.fakes.telegram import FakeTelegram
@@ -134,7 +134,7 @@ def _bot_command() -> list[str]:
     script = Path(sys.executable).parent / "bot"
     if script.exists() and subprocess.run([script, "serve", "--help"], capture_output=True).returncode == 0:
         return [str(script)]
-    return [sys.executable, "-m", "bot.cli_server"]
+    return [sys.executable, "-m", "bot.cli.server"]
 
 
 @pytest.fixture

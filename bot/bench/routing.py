@@ -25,7 +25,7 @@ from bot.engine.evaluation import load_cases
 from bot.engine.understand.matcher import Matcher
 from bot.types import ResidentContext
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository (bot/bench/...)
 VARIANT_NOISE = ("", "😢", "　", "…", "！！")
 
 

@@ -1,10 +1,10 @@
 """`bot bench`: the figures of "Speed and scale", measured on this machine, in under 5 minutes.
 
-    routing   route() p50/p99 at about 1k, 10k and 30k entries; the brute-force ratio   bot/bench_routing.py
+    routing   route() p50/p99 at about 1k, 10k and 30k entries; the brute-force ratio   bot/bench/routing.py
     reload    a catalogue file of about 1k, 10k and 30k entries re-read while another thread routes:
               how long, and do replies pause?
     per event where one LINE event's CPU goes, stage by stage, in one process
-    webhook   start time, RSS/PSS per worker, events/s, p50/p99, lost and duplicated   bot/bench_webhook.py
+    webhook   start time, RSS/PSS per worker, events/s, p50/p99, lost and duplicated   bot/bench/webhook.py
 
 Prints the tables and writes them, with the machine and the command, to bench/results.md.
 Generated catalogues live in memory or in a temporary directory: they are never shipped.
@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository (bot/bench/...)
 RESULTS = ROOT / "bench" / "results.md"
 FULL = {"sizes": (1000, 10000, 30000), "brute": 150, "reload": (1000, 10000, 30000), "burst": 6000, "seconds": 10.0}
 QUICK = {"sizes": (300,), "brute": 5, "reload": (260,), "burst": 60, "seconds": 1.0}
@@ -81,7 +81,7 @@ def reload_while_routing(engine: Any, texts: list[str], size: int) -> dict[str, 
         subject.catalogue_path = path
         subject._lock = threading.Lock()
         before = _route_times(subject, texts, seconds=1.0)
-        from bot.bench_routing import routing_in_background
+        from bot.bench.routing import routing_in_background
 
         with routing_in_background(subject, texts) as during:
             started = time.perf_counter()
@@ -111,7 +111,7 @@ def _route_times(engine: Any, texts: list[str], seconds: float) -> list[float]:
 
 
 def _p(values: list[float], q: float) -> float | None:
-    from bot.bench_webhook import percentile
+    from bot.bench.webhook import percentile
 
     return round(percentile(values, q), 2) if values else None
 
@@ -206,26 +206,26 @@ def _line_parser(channel: Any) -> Any:
 def run(quick: bool = False, workers: int = 2, database_url: str | None = None, rate: float = 1000.0,
         parts: tuple[str, ...] = ("routing", "reload", "event", "webhook"), echo: Any = print,
         reload_sizes: tuple[int, ...] = ()) -> dict[str, Any]:
-    from bot import bench_routing, bench_webhook
+    from bot.bench import routing, webhook
 
     plan = QUICK if quick else FULL
     given = sys.argv[2:] if sys.argv[1:2] == ["bench"] else []
     result: dict[str, Any] = {"machine": machine(), "quick": quick,
                               "command": " ".join(["bot bench", *(shlex.quote(a) for a in given)])}
     started = time.monotonic()
-    cases = bench_routing.case_texts()
-    texts = [t for t, _ in bench_routing.variants(cases)]
+    cases = routing.case_texts()
+    texts = [t for t, _ in routing.variants(cases)]
     if "routing" in parts:
         echo("… routing", file=sys.stderr)
-        original = bench_routing.case_texts
+        original = routing.case_texts
         if quick:  # a tenth of the cases: the tables, not the figures
-            bench_routing.case_texts = lambda: cases[::10]
+            routing.case_texts = lambda: cases[::10]
         try:
-            result["routing"] = bench_routing.run(sizes=plan["sizes"], brute_sample=plan["brute"])
+            result["routing"] = routing.run(sizes=plan["sizes"], brute_sample=plan["brute"])
         except Exception as e:  # noqa: BLE001  (report what broke, measure the rest)
             result["routing"] = {"error": f"{type(e).__name__}: {e}"}
         finally:
-            bench_routing.case_texts = original
+            routing.case_texts = original
     if "reload" in parts or "event" in parts:
         from bot.engine.snapshot import load_engine
 
@@ -240,19 +240,19 @@ def run(quick: bool = False, workers: int = 2, database_url: str | None = None, 
             result["event"] = per_event(engine, texts, 50 if quick else 300)
     if "webhook" in parts:
         echo(f"… webhook, {workers} workers", file=sys.stderr)
-        result["webhook"] = bench_webhook.run(texts, workers=workers, database_url=database_url, rate=rate,
-                                              burst=plan["burst"], seconds=plan["seconds"], quick=quick)
+        result["webhook"] = webhook.run(texts, workers=workers, database_url=database_url, rate=rate,
+                                        burst=plan["burst"], seconds=plan["seconds"], quick=quick)
     result["seconds"] = round(time.monotonic() - started, 1)
     return result
 
 
 def report(result: dict[str, Any]) -> str:
-    from bot import bench_routing, bench_webhook
+    from bot.bench import routing, webhook
 
     parts = []
     if "routing" in result:
         r = result["routing"]
-        parts.append(f"Routing: not measured: {r['error']}" if "error" in r else bench_routing.table(r))
+        parts.append(f"Routing: not measured: {r['error']}" if "error" in r else routing.table(r))
     if "reload" in result:
         rows = result["reload"] if isinstance(result["reload"], list) else [result["reload"]]
         lines = ["Catalogue reload (Engine.reload() of a new file while another thread routes; route() ms)",
@@ -272,7 +272,7 @@ def report(result: dict[str, Any]) -> str:
             parts.append("One event, stage by stage (CPU ms in one thread)\n" +
                          "\n".join(f"{k:<36} {v:>7.2f}" for k, v in e.items()))
     if "webhook" in result:
-        parts.append(bench_webhook.table(result["webhook"]))
+        parts.append(webhook.table(result["webhook"]))
     m = result["machine"]
     parts.append(f"machine: {m['cores']} cores ({m['cpu']}), {m['memory_gb']} GB, Python {m['python']}, "
                  f"load average at start {m['load_average_at_start']}; bench took {result['seconds']} s")

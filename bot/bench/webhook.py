@@ -122,7 +122,7 @@ class Fake:
 @contextmanager
 def fake_line() -> Any:
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-c", f"from bot.bench_webhook import run_fake; run_fake({port})"],
+    process = subprocess.Popen([sys.executable, "-c", f"from bot.bench.webhook import run_fake; run_fake({port})"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         url = f"http://127.0.0.1:{port}"

@@ -217,7 +217,7 @@ def _extensions(sub, cat) -> None:
     """Commands that live with their subsystems (server, channels, database, imports)."""
     import importlib
 
-    for module in ("bot.cli_server", "bot.cli_local", "bot.cli_console", "bot.bench"):
+    for module in ("bot.cli.server", "bot.cli.local", "bot.cli.console", "bot.bench"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:
@@ -234,6 +234,3 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return args.func(args) or 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-RICH_MENU_IMAGE = Path(__file__).parent / "data" / "line_richmenu.png"
+RICH_MENU_IMAGE = Path(__file__).parents[1] / "data" / "line_richmenu.png"
 
 
 def _settings() -> Any:
