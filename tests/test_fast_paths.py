@@ -8,8 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.engine import router
-from bot.engine.understand.matcher import _REPEATS, _fold_repeats, _pair_index
+from bot.engine.understand.matcher import _REPEATS, _fold_repeats
 from bot.engine.understand.normalise import CLEAN_CACHED, _clean, clean, is_english
+from bot.engine.understand.phrases import pair_index
 from bot.types import ResidentContext
 from tests.helpers import WEDNESDAY_NOON, at, engine
 
@@ -41,10 +42,10 @@ def test_clean_is_the_same_cached_or_not():
 
 
 def test_the_two_word_index_offers_every_phrase_that_can_start_there():
-    m = engine().matcher
+    m = engine().matcher.index
     rng = random.Random(4)
     lemmas = sorted({w for p in m.phrases for w in p.lemmas})
-    by_pair = _pair_index(m._by_first_lemma, lambda p: p.lemmas)
+    by_pair = pair_index(m.by_first_lemma, lambda p: p.lemmas)
     for _ in range(3000):
         seq = [rng.choice(lemmas) for _ in range(3)]
         if rng.random() < 0.7:  # mostly the start of a real phrase, then anything
@@ -54,7 +55,7 @@ def test_the_two_word_index_offers_every_phrase_that_can_start_there():
             offered = by_pair.get((seq[i], nxt))
             if offered is None:
                 offered = by_pair.get((seq[i], None), ())
-            every = m._by_first_lemma.get(seq[i], ())
+            every = m.by_first_lemma.get(seq[i], ())
             fits = [p for p in every if tuple(seq[i:i + len(p.lemmas)]) == p.lemmas]
             assert [p for p in offered if tuple(seq[i:i + len(p.lemmas)]) == p.lemmas] == fits
 
@@ -80,12 +81,12 @@ def test_services_for_a_need_are_the_first_of_the_full_list():
 def test_crisis_words_across_word_breaks_are_every_place_a_plain_search_finds(text):
     from collections import Counter
 
-    from bot.engine.understand.matcher import _kana_written, _View
+    from bot.engine.understand.hits import _kana_written, _unaligned_hits, _View
     from bot.engine.understand.tokens import tokenize
 
-    matcher, tokens = engine().matcher, tokenize(text)
+    index, tokens = engine().matcher.index, tokenize(text)
     view = _View.of([t.key for t in tokens])
-    found = Counter(key for _, _, _, key in matcher._unaligned_hits(view, tokens))
+    found = Counter(key for _, _, _, key in _unaligned_hits(index, view, tokens))
     plain: Counter[str] = Counter()
     ends = view.starts[1:] + [len(view.text)]
     runs = [(view.starts[i], ends[i]) for i, t in enumerate(tokens) if _kana_written((t,))]
@@ -96,6 +97,6 @@ def test_crisis_words_across_word_breaks_are_every_place_a_plain_search_finds(te
         else:
             merged.append([a, b])
     for a, b in merged:
-        for key in matcher._unaligned:
+        for key in index.unaligned:
             plain[key] += sum(1 for at in range(a, b - len(key) + 1) if view.text.startswith(key, at))
     assert found == +plain

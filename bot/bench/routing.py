@@ -80,9 +80,10 @@ class BruteMatcher(Matcher):
 
     def __init__(self, specs):
         super().__init__(specs)
-        self._by_first_lemma = self._by_lemma_pair = _Everything(self.phrases)
-        self._by_first_bone = self._by_bone_pair = _Everything([p for p in self.phrases if len(p.skeleton) >= 2])
-        kana = self._by_kana
+        index = self.index
+        index.by_first_lemma = index.by_lemma_pair = _Everything(index.phrases)
+        index.by_first_bone = index.by_bone_pair = _Everything([p for p in index.phrases if len(p.skeleton) >= 2])
+        kana = index.by_kana
 
         class _ScanKana:
             def get(self_inner, key, default=()):
@@ -91,10 +92,10 @@ class BruteMatcher(Matcher):
             def __contains__(self_inner, key):
                 return bool(self_inner.get(key))
 
-        self._by_kana = _ScanKana()
-        every = set(range(len(self.phrases)))
-        self._fuzzy_grams = _AllGrams(every)
-        self._gapped_needs = [frozenset()] * len(self.gapped)  # every gapped phrase scanned for
+        index.by_kana = _ScanKana()
+        every = set(range(len(index.phrases)))
+        index.fuzzy_grams = _AllGrams(every)
+        index.gapped_needs = [frozenset()] * len(index.gapped)  # every gapped phrase scanned for
 
 
 class _AllGrams(dict):

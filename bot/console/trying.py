@@ -17,7 +17,7 @@ from bot.engine import Engine
 from bot.engine.catalogue.model import Service
 from bot.engine.render import render_text
 from bot.engine.router import CRISIS_LINES, MAX_NEEDS, RouteOptions
-from bot.engine.understand.matcher import CRISIS_THRESHOLD, THRESHOLD
+from bot.engine.understand.scoring import CRISIS_THRESHOLD, THRESHOLD
 from bot.types import Referral, ResidentContext
 
 KIND_JA = {"phone": "電話", "chat": "チャット", "sns": "SNS", "web": "ウェブ", "centre": "窓口", "place": "居場所"}
