@@ -41,6 +41,8 @@ def test_a_snapshot_gives_the_same_engine_and_is_remade_when_anything_changes(tm
     with open(newest, "rb") as f:
         header, rest = pickle.load(f), f.read()
     assert "bot.engine.catalogue.model" in header["code"] and "bot.engine.understand.matcher" in header["code"]
+    # the code that builds the index, though the pickle holds no class of it
+    assert {"bot.engine.understand.normalise", "bot.engine.understand.tokens"} <= header["code"].keys()
     header["code"]["bot.engine.catalogue.model"] = "an older version"
     newest.write_bytes(pickle.dumps(header) + rest)
     caplog.clear()

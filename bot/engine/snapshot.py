@@ -5,8 +5,10 @@
 
 The key is a SHA-256 of what the engine is built from: the catalogue file (path and content),
 the intent files, the bundled data, and the Python and Sudachi versions.  Inside the file, a
-header lists the `bot` modules whose classes the pickle holds, with a hash of each one's source:
-a snapshot whose code has changed since is not used (and is replaced).  The directory is the
+header lists every module of the engine package (the code that builds what the pickle holds:
+the matcher's index from normalise.py and tokens.py too) and any other `bot` module whose
+classes the pickle holds, with a hash of each one's source: a snapshot whose code has changed
+since is not used (and is replaced).  The directory is the
 user's own (0700, files 0600); TSUNAGU_CACHE_DIR chooses it, TSUNAGU_CACHE_DIR=off turns it off.
 A snapshot that cannot be read or written is skipped: the engine is then loaded as usual.
 """
@@ -93,7 +95,7 @@ def save(engine: Engine, file: Path) -> None:
         data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
         reader = _ModulesSeen(io.BytesIO(data))
         reader.load()  # which of our modules' classes the pickle needs
-        header = {"code": _code(dict.fromkeys(reader.modules | {Engine.__module__}, ""))}
+        header = {"code": _code(dict.fromkeys(sorted(reader.modules | _engine_modules()), ""))}
         file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = file.with_name(f"{file.name}.{os.getpid()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -118,6 +120,12 @@ class _ModulesSeen(pickle.Unpickler):
         if module == "bot" or module.startswith("bot."):
             self.modules.add(module)
         return super().find_class(module, name)
+
+
+def _engine_modules() -> set[str]:
+    """The dotted names of every module under bot/engine/."""
+    return {".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__")
+            for path in (PACKAGE / "engine").rglob("*.py")}
 
 
 def _code(modules: dict[str, str]) -> dict[str, str]:
