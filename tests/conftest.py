@@ -1,25 +1,30 @@
-"""Fixtures for the server and channel tests: one engine, fake platforms, a bot server.
+"""Every fixture the tests share, in one place (plain helpers are in tests/support.py).
 
-    world.line.send(world.url, world.line.text("もう死にたい")); world.line.wait_reply()
+    offline       any connection but to 127.0.0.1 fails the test
+    engine        one loaded engine for the session
+    platforms     fake LINE and Telegram APIs; bot_server: a bot server per test module over them
+    world         that server with an empty database: world.line_says("もう死にたい")
+    settings_for  Settings for a test server of one's own
+    db_url        each database test on SQLite and on PostgreSQL (TEST_POSTGRES_URL)
+    fast_hashes   Argon2 at its cheapest, for the console's tests (pytestmark usefixtures)
 
-Everything runs on 127.0.0.1; `offline` makes any other connection fail the test.
+Everything runs on 127.0.0.1.
 """
 
 from __future__ import annotations
 
+import os
 import socket
+import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from bot.fakes import Loopback
-from bot.fakes.line import FakeLine, Reply
-from bot.fakes.telegram import FakeTelegram, Sent
+from bot.fakes.line import FakeLine
+from bot.fakes.telegram import FakeTelegram
 from bot.service.settings import Settings
-
-pytest_plugins = ["tests.db_backends"]  # db_url: each database test on SQLite and PostgreSQL
+from tests.support import World, fresh_world, server_settings
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -50,53 +55,10 @@ def engine():  # noqa: ANN201
     return Engine.load()
 
 
-@dataclass
-class World:
-    """A bot server wired to fake LINE and Telegram APIs, and ways to talk to it as a resident."""
-
-    url: str
-    line: FakeLine
-    telegram: FakeTelegram
-    settings: Settings
-
-    def line_says(self, text: str, user: str = "U1111", nth: int | None = None, **kw: object) -> Reply:
-        """Send a LINE text message and return the reply it got."""
-        return self.line_event(self.line.text(text, user, **kw), nth)
-
-    def line_event(self, event: dict, nth: int | None = None) -> Reply:
-        nth = nth or len(self.line.recorder.calls("reply", ok=True)) + 1
-        response = self.line.send(self.url, event)
-        assert response.status_code == 200, response.text
-        return self.line.wait_reply(nth)
-
-    def telegram_says(self, text: str, chat_id: int = 42, **kw: object) -> Sent:
-        return self.telegram_update(self.telegram.text(text, chat_id, **kw))
-
-    def telegram_update(self, update: dict) -> Sent:
-        nth = len(self.telegram.recorder.calls("sendMessage", ok=True)) + 1
-        response = self.telegram.send(self.url, update)
-        assert response.status_code == 200, response.text
-        return self.telegram.wait_sent(nth)
-
-
-def _settings(db: Path, line: FakeLine | None, line_url: str | None, tg: FakeTelegram | None,
-              tg_url: str | None) -> Settings:
-    return Settings(
-        database_url=f"sqlite:///{db}",
-        line_channel_secret=line.secret if line else None,
-        line_channel_access_token=line.token if line else None,
-        line_api_base=line_url or "https://api.line.me",
-        telegram_bot_token=tg.token if tg else None,
-        telegram_webhook_secret=tg.secret if tg else None,
-        telegram_api_base=tg_url or "https://api.telegram.org",
-        hash_key="test-hash-key",
-    )
-
-
 @pytest.fixture
 def settings_for():  # noqa: ANN201
     """Settings for a test server: (db path, FakeLine, its url, FakeTelegram, its url); None turns a channel off."""
-    return _settings
+    return server_settings
 
 
 @pytest.fixture(scope="session")
@@ -113,30 +75,63 @@ def bot_server(engine, platforms, tmp_path_factory) -> Iterator[tuple[str, Setti
     from bot.service.server import create_app
 
     line, line_url, tg, tg_url = platforms
-    settings = _settings(tmp_path_factory.mktemp("bot") / "bot.db", line, line_url, tg, tg_url)
+    settings = server_settings(tmp_path_factory.mktemp("bot") / "bot.db", line, line_url, tg, tg_url)
     with Loopback(create_app(settings, engine)) as bot:
         yield bot.url, settings
-
-
-def fresh_world(server, platforms) -> World:  # noqa: ANN001
-    """A running bot server with an empty database and fake platforms that have seen nothing."""
-    from sqlmodel import SQLModel
-
-    from bot.service.store import Store
-
-    url, settings = server
-    line, _, tg, _ = platforms
-    line.reset()
-    tg.reset()
-    store = Store(settings.database_url)
-    with store.engine.begin() as conn:
-        for table in SQLModel.metadata.sorted_tables:
-            conn.execute(table.delete())
-    store.close()
-    return World(url, line, tg, settings)
 
 
 @pytest.fixture
 def world(bot_server, platforms, offline: None) -> World:  # noqa: ANN001
     """The module's bot server with an empty database and fake platforms that have seen nothing."""
     return fresh_world(bot_server, platforms)
+
+
+# The database tests on both backends: SQLite always, PostgreSQL when TEST_POSTGRES_URL is set.
+#
+#     def test_x(db_url): ...        -> test_x[sqlite], test_x[postgresql]
+#
+# `.ci/run` starts a throwaway PostgreSQL and sets TEST_POSTGRES_URL, so CI runs both; on a laptop
+# without it the PostgreSQL half is skipped (`eval "$(.ci/postgres start)"` to run it there too).
+# Each test gets an empty database: a new SQLite file, or a new PostgreSQL schema (first on the
+# search_path of every connection made with the URL), dropped after the test.
+BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'bot.db'}"
+        return
+    base = os.environ.get("TEST_POSTGRES_URL", "").strip()
+    if not base:
+        pytest.skip("TEST_POSTGRES_URL is not set (CI sets it; locally: eval \"$(.ci/postgres start)\")")
+    from sqlalchemy import create_engine, make_url, text
+
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            # Connections a test left open (a killed worker's) must not hold the schema.
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE pid <> pg_backend_pid() AND datname = current_database() "
+                              "AND state = 'idle in transaction'"))
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def fast_hashes():
+    """Argon2 at its cheapest: the tests are about behaviour, not the cost of guessing."""
+    from argon2 import PasswordHasher
+
+    from bot.console import auth
+
+    recommended = auth.HASHER
+    auth.HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    auth.HASHER = recommended

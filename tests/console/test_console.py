@@ -9,7 +9,6 @@ import shutil
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -23,11 +22,11 @@ from bot.console.testing import served_console
 from bot.engine import Engine
 from bot.engine.catalogue.hours import TOKYO
 from bot.service.store import ReferralLog, create_all, make_engine
-from tests.console_fixtures import fast_hashes  # noqa: F401 (an autouse fixture)
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 TUESDAY_3AM = datetime(2026, 12, 1, 3, 0, tzinfo=TOKYO)
 PASSWORD = {"op": "operator-pass-123", "staff": "staff-pass-1234"}
+pytestmark = pytest.mark.usefixtures("fast_hashes")  # tests/conftest.py: Argon2 at its cheapest
 GET_PAGES = ["/console/", "/console/cases", "/console/catalogue", "/console/catalogue/yorisoi_hotline",
              "/console/needs", "/console/needs/needs.csv", "/console/accounts", "/console/catalogue/import"]
 

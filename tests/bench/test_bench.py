@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
+
+from tests.support import ROOT
 
 
 def test_bot_bench_quick_prints_every_table(tmp_path):
     out = tmp_path / "results.md"
     done = subprocess.run([sys.executable, "-m", "bot.cli", "bench", "--quick", "--workers", "1", "--out", str(out)],
-                          capture_output=True, text=True, timeout=240, cwd=Path(__file__).parent.parent)
+                          capture_output=True, text=True, timeout=240, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
     for heading in ("Routing (route() per message", "p50 ms", "p99 ms", "brute force", "x faster",
                     "Catalogue reload", "One event, stage by stage", "Webhook (signed LINE text events",

@@ -18,9 +18,8 @@ from bot.console.auth import Accounts
 from bot.console.testing import seed_log, served_console
 from bot.engine import Engine
 from bot.service.store import make_engine
-from tests.console_fixtures import fast_hashes  # noqa: F401 (an autouse fixture)
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -41,8 +40,11 @@ CASES = """# 浜松の相談窓口で聞いた言い方
 """
 
 playwright = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("CI"),
-                                reason=f"{CHROMIUM} is missing: `make system-deps` installs it")
+pytestmark = [
+    pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("CI"),
+                       reason=f"{CHROMIUM} is missing: `make system-deps` installs it"),
+    pytest.mark.usefixtures("fast_hashes"),  # tests/conftest.py
+]
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.engine.render import render_text
 from bot.types import ResidentContext
-from tests.helpers import WEDNESDAY_NOON, engine
+from tests.support import WEDNESDAY_NOON, engine
 
 
 def route(text, **ctx):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.engine.render import render_text
 from bot.types import ResidentContext
-from tests.helpers import TUESDAY_3AM, WEDNESDAY_NOON, engine
+from tests.support import TUESDAY_3AM, WEDNESDAY_NOON, engine
 
 
 def reply(text: str, now=WEDNESDAY_NOON, **ctx):

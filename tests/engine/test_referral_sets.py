@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.engine.evaluation import evaluate, load_cases
-from tests.helpers import ROOT, SHARED, engine
+from tests.support import ROOT, SHARED, engine
 
 FILES = sorted((ROOT / "tests" / "referrals").glob("*.yaml"))
 if (SHARED / "referrals" / "dev.yaml").exists():

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pickle
 import shutil
-from pathlib import Path
 
 from bot.engine import Engine, snapshot
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 TEXTS = ["もう死にたい", "借金が返せなくて眠れない", "息子がひきこもりで悩んでいる", "浜松市に住んでいます。介護がつらい"]
 
 

@@ -12,7 +12,7 @@ from bot.engine.understand.matcher import _REPEATS, _fold_repeats
 from bot.engine.understand.normalise import CLEAN_CACHED, _clean, clean, is_english
 from bot.engine.understand.phrases import pair_index
 from bot.types import ResidentContext
-from tests.helpers import WEDNESDAY_NOON, at, engine
+from tests.support import WEDNESDAY_NOON, at, engine
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # Few letters, so that units come again: しにたいしにたい, abcdabcdabcd, ...

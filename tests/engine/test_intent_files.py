@@ -6,7 +6,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from bot.engine.understand.intents import INTENTS_DIR, load_intents
-from tests.helpers import ROOT, SHARED
+from tests.support import ROOT, SHARED
 
 SPECS = [ROOT / "spec" / "intents.yaml", SHARED / "spec" / "intents.yaml"]
 

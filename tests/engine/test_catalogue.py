@@ -12,7 +12,7 @@ import pytest
 from bot.cli import main
 from bot.engine.catalogue import reader
 from bot.engine.catalogue.model import CatalogueError, load_catalogue, valid_phone
-from tests.helpers import ROOT, SHARED
+from tests.support import ROOT, SHARED
 
 
 def test_the_shipped_catalogue_passes_the_check(capsys):
@@ -337,7 +337,7 @@ def test_a_reload_swaps_the_catalogue_whole_and_leaves_one_still_held_intact(tmp
     import copy
     import threading
 
-    from tests.helpers import engine
+    from tests.support import engine
 
     subject = copy.copy(engine())  # its own path and lock, the same matcher and areas
     subject._lock = threading.Lock()

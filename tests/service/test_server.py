@@ -24,8 +24,7 @@ from bot.service.desk import Desk
 from bot.service.privacy import Hasher
 from bot.service.server import create_app
 from bot.service.store import Store
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import ROOT
 
 
 def test_healthz_says_which_channels_are_on(world):

@@ -30,9 +30,7 @@ from bot.fakes.line import FakeLine
 from bot.fakes.telegram import FakeTelegram
 from bot.service.server import create_app
 from bot.service.store import ReferralLog, Store
-from tests.conftest import World, fresh_world
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import ROOT, World, fresh_world
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +42,10 @@ def twenty_four_hour(engine) -> set[str]:
 @pytest.fixture(scope="module")
 def fault_server(engine, platforms, tmp_path_factory) -> Iterator[tuple[str, object]]:
     """A bot server of its own (its database is broken on purpose), with short timeouts and push fallback."""
-    from tests.conftest import _settings
+    from tests.support import server_settings
 
     line, line_url, tg, tg_url = platforms
-    base = _settings(tmp_path_factory.mktemp("faults") / "bot.db", line, line_url, tg, tg_url)
+    base = server_settings(tmp_path_factory.mktemp("faults") / "bot.db", line, line_url, tg, tg_url)
     settings = dataclasses.replace(base, api_timeout=1.0, api_retry_seconds=0.05, line_push_fallback=True,
                                    db_timeout=0.5)
     with Loopback(create_app(settings, engine)) as bot:

@@ -6,7 +6,7 @@ import shutil
 
 from bot.cli import main
 from bot.engine.catalogue.model import load_catalogue
-from tests.helpers import ROOT
+from tests.support import ROOT
 
 # Clearly fictional places: the catalogue never ships invented ones.
 GOOD = """名称,ID,種別,ニーズ,電話,受付時間（構造）,受付時間,地域,住所,緯度,経度,出典URL,出典日,確度

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from bot.engine.understand.normalise import clean, kana_key
 from bot.types import ResidentContext
-from tests.helpers import WEDNESDAY_NOON, engine
+from tests.support import WEDNESDAY_NOON, engine
 
 CRISIS = ["死にたい", "もう消えたい", "自殺したい", "しにたい", "夫が包丁を持って暴れている", "子どもが息をしていない"]
 NOISE = st.sampled_from([" ", "　", "\n", "😭", "😢😢", "…", "!!", "！！", "w", "ｗｗ", "。", "\t", "💔", "~"])

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from tests.helpers import ROOT, SHARED
+from tests.support import ROOT, SHARED
 
 
 def run(*args, stdin: str = "") -> subprocess.CompletedProcess:

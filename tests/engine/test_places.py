@@ -8,7 +8,7 @@ from bot.cli import main
 from bot.engine import Engine
 from bot.engine.render import render_text
 from bot.types import ResidentContext
-from tests.helpers import ROOT, at
+from tests.support import ROOT, at
 
 # Clearly fictional places near 浜松駅 (34.7038, 137.7346): the catalogue never ships invented ones.
 PLACES = """名称,ID,種別,ニーズ,受付時間（構造）,受付時間,地域,住所,緯度,経度,出典URL,出典日,確度

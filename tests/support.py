@@ -1,0 +1,99 @@
+"""What the tests share besides fixtures (those are all in tests/conftest.py).
+
+    ROOT, SHARED                the repository and the shared folder beside it (../shared)
+    engine(), at(), WEDNESDAY_NOON, TUESDAY_3AM     one engine per session, fixed times
+    World, fresh_world(), server_settings()         a bot server wired to fake LINE and Telegram
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+from bot.engine import Engine
+from bot.engine.catalogue.hours import TOKYO
+from bot.fakes.line import FakeLine, Reply
+from bot.fakes.telegram import FakeTelegram, Sent
+from bot.service.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+
+
+@lru_cache(maxsize=1)
+def engine() -> Engine:
+    return Engine.load()
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=TOKYO)
+
+
+# A Wednesday afternoon, not a holiday: most offices are open.
+WEDNESDAY_NOON = at("2026-12-02T12:00")
+# A Tuesday at 3 a.m.: only 24-hour lines answer.
+TUESDAY_3AM = at("2026-12-01T03:00")
+
+
+@dataclass
+class World:
+    """A bot server wired to fake LINE and Telegram APIs, and ways to talk to it as a resident."""
+
+    url: str
+    line: FakeLine
+    telegram: FakeTelegram
+    settings: Settings
+
+    def line_says(self, text: str, user: str = "U1111", nth: int | None = None, **kw: object) -> Reply:
+        """Send a LINE text message and return the reply it got."""
+        return self.line_event(self.line.text(text, user, **kw), nth)
+
+    def line_event(self, event: dict, nth: int | None = None) -> Reply:
+        nth = nth or len(self.line.recorder.calls("reply", ok=True)) + 1
+        response = self.line.send(self.url, event)
+        assert response.status_code == 200, response.text
+        return self.line.wait_reply(nth)
+
+    def telegram_says(self, text: str, chat_id: int = 42, **kw: object) -> Sent:
+        return self.telegram_update(self.telegram.text(text, chat_id, **kw))
+
+    def telegram_update(self, update: dict) -> Sent:
+        nth = len(self.telegram.recorder.calls("sendMessage", ok=True)) + 1
+        response = self.telegram.send(self.url, update)
+        assert response.status_code == 200, response.text
+        return self.telegram.wait_sent(nth)
+
+
+def server_settings(db: Path, line: FakeLine | None, line_url: str | None, tg: FakeTelegram | None,
+                    tg_url: str | None) -> Settings:
+    """Settings for a test server over SQLite at `db`; a channel whose fake is None is off."""
+    return Settings(
+        database_url=f"sqlite:///{db}",
+        line_channel_secret=line.secret if line else None,
+        line_channel_access_token=line.token if line else None,
+        line_api_base=line_url or "https://api.line.me",
+        telegram_bot_token=tg.token if tg else None,
+        telegram_webhook_secret=tg.secret if tg else None,
+        telegram_api_base=tg_url or "https://api.telegram.org",
+        hash_key="test-hash-key",
+    )
+
+
+def fresh_world(server, platforms) -> World:  # noqa: ANN001
+    """A running bot server with an empty database and fake platforms that have seen nothing."""
+    from sqlmodel import SQLModel
+
+    from bot.service.store import Store
+
+    url, settings = server
+    line, _, tg, _ = platforms
+    line.reset()
+    tg.reset()
+    store = Store(settings.database_url)
+    with store.engine.begin() as conn:
+        for table in SQLModel.metadata.sorted_tables:
+            conn.execute(table.delete())
+    store.close()
+    return World(url, line, tg, settings)
