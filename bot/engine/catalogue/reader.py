@@ -1,10 +1,23 @@
 """services.yaml read quickly, with the line of every entry and of each of its keys.
 
 ruamel's round-trip loader gives lines but reads some 50 entries a second here (a 30k-entry
-catalogue took 7 to 12 minutes); its C parser (libyaml, in ruamel.yaml.clib, which ruamel 0.19 no
-longer installs) refuses our file: libyaml follows YAML 1.1, where a plain scalar in a flow
+catalogue took 7 to 12 minutes); its C parser (ruamel.yaml.clib's libyaml 0.1.7, which ruamel
+0.19 no longer installs) refuses our file: it reads YAML 1.1, where a plain scalar in a flow
 mapping may not hold ':', and phone_alt notes say `{number: ..., note: 月〜金 9:00〜21:00}`.
 It would not be fast either: ruamel resolves each scalar in Python, about 1 s per 1k entries.
+
+Measured again on 2026-12-05 (issue 12) on the 2-core development machine, every reader giving
+each entry's line and each key's line (the safe loaders compose nodes for their marks), best of
+10 on the shipped file (0.35 MB, 249 entries) and of 3 on a 30,000-entry file made by
+bot.bench.catalogue_text (41.5 MB): this reader 13 ms and 1.75 s; PyYAML 6.0.4's CSafeLoader
+(libyaml 0.2.6, which does read the file) 45 ms (3.4x) and 14.8 s (8.4x); PyYAML's pure
+SafeLoader 0.33 s and 64 s; ruamel's pure safe loader 0.49 s (37x) and 76 s (44x); ruamel's
+round-trip loader 0.64 s (49x) on the shipped file.  None is within 2x, and PyYAML reads YAML
+1.1, not the 1.2 of the checks: `yes` is true and `0120` is 80, the second of two equal keys
+silently wins (ruamel and this reader refuse the entry), and of the 75 edits in
+tests/engine/test_catalogue.py that either refuses, 20 are refused at another line than ruamel's
+or by one of the two only.  (The machine was shared and busy: the ratios say more than the
+seconds.)  So this reader stays, and the tests keep comparing it with ruamel's round-trip reading.
 
 So the file is read in two ways, entry by entry, to the same values and lines:
 
@@ -25,7 +38,7 @@ A YAML error is reported as the round-trip loader reports it on the whole file: 
 one, at its line.  Where an entry's error may come from cutting the file, ruamel reads on from
 that entry (an unclosed quote or bracket: it stops at the error, usually within an entry or
 two), or the whole file (an alias of an anchor in another entry).
-tests/test_catalogue.py compares the two readings on the shipped file and on mutations of it.
+tests/engine/test_catalogue.py compares the two readings on the shipped file and on mutations of it.
 """
 
 from __future__ import annotations
