@@ -32,7 +32,7 @@ pytest: install-test
 	$(BIN)/pytest
 
 # Debian's headless Chromium, with Japanese and emoji fonts, for the console's browser tests
-# (tests/test_console_browser.py); installed with apt when missing and we are root, as CI is.
+# (tests/console/test_console_browser.py); installed with apt when missing and we are root, as CI is.
 CHROMIUM_PACKAGES := chromium fonts-ipafont-gothic fonts-noto-color-emoji
 system-deps:
 	@dpkg -s $(CHROMIUM_PACKAGES) >/dev/null 2>&1 || { \

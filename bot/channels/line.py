@@ -368,7 +368,7 @@ def as_json(model: Any) -> Any:
 
     The generated `to_dict()` dumps a model whole and then dumps each nested model again to
     replace its part, at every level: a carousel of 12 bubbles costs 3.3 ms that way and 0.2 ms
-    here.  tests/test_line.py checks both give the same dict for every kind of reply.
+    here.  tests/channels/test_line.py checks both give the same dict for every kind of reply.
     """
     if isinstance(model, list):
         return [as_json(x) for x in model]
@@ -526,7 +526,7 @@ def bubble(hit: ServiceHit, lang: Lang) -> FlexBubble:
 
 def shown(hit: ServiceHit) -> ServiceHit:
     """The hit with only what a bubble shows: the key it is kept under.  (`why` is for the console;
-    `next_open` of an open service is the moment it was asked.)  tests/test_line.py checks both agree."""
+    `next_open` of an open service is the moment it was asked.)  tests/channels/test_line.py checks both agree."""
     return replace(hit, why="", next_open=None if hit.open_now else hit.next_open)
 
 

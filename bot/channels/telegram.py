@@ -362,7 +362,7 @@ async def set_commands(bot: Bot) -> None:
 
 
 def referral_html(referral: Referral) -> str:
-    """The shared plain-text referral (bot.render), escaped for HTML, its first line in bold."""
+    """The shared plain-text referral (bot.engine.render), escaped for HTML, its first line in bold."""
     text = render_text(referral)
     first, _, rest = text.partition("\n")
     if referral.opening and first == referral.opening:

@@ -1,6 +1,6 @@
 """What the channels say besides a referral, in Japanese and English.
 
-Referral wording (hours, "free", "not a counsellor", 110/119) is bot.render's,
+Referral wording (hours, "free", "not a counsellor", 110/119) is bot.engine.render's,
 shared with the text channels; this module holds the rest.  Written the way
 SNS counselling services write: short, warm, no judgement,
 clear that this is a bot that finds help and not a counsellor, and 110/119

@@ -1,7 +1,7 @@
 """`bot` commands for the server, its database and the two channels.
 
     bot serve --host H --port P          both channels on one server (Starlette + uvicorn)
-              [--workers N]              N processes on one port, forked after loading (bot/workers.py)
+              [--workers N]              N processes on one port, forked after loading (bot/service/workers.py)
     bot db upgrade                       create or upgrade the schema (alembic)
     bot line richmenu [--image PNG]      create and set the default rich menu
     bot line send TEXT                   post a signed text event to a running server
@@ -12,7 +12,7 @@
     bot forget --channel C --user ID     delete everything linked to one resident
     bot purge                            delete what is past keeping (RETENTION_DAYS, STORE_MESSAGES_DAYS)
 
-Settings come from the environment (bot/settings.py); each command is a few
+Settings come from the environment (bot/service/settings.py); each command is a few
 lines over the library.
 """
 

@@ -1,4 +1,4 @@
-"""The console's own tables, beside the server's (bot/store.py) in the same database.
+"""The console's own tables, beside the server's (bot/service/store.py) in the same database.
 
     console_users           name, role, argon2 hash, failed logins, locked until
     console_sessions        sha256(cookie token) -> user, CSRF token, expiry

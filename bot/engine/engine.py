@@ -84,7 +84,7 @@ class Engine:
     def reload(self) -> list[str]:
         """Re-read the catalogue; on errors keep the last good one and return `file:line: what` lines.
 
-        A large file is parsed and checked in a child process (bot/catalogue_aside.py): the
+        A large file is parsed and checked in a child process (bot/engine/catalogue/aside.py): the
         threads that answer residents keep the GIL.  The new catalogue and its indexes are built
         aside and swapped in by one assignment; route() reads self.catalogue once per call.
         """

@@ -4,7 +4,7 @@
     decision = limiter.hit(client_ip)        # counts this attempt
     if not decision.allowed: answer 429 with Retry-After: decision.retry_after
 
-Counts live in `rate_hits` (bot/store.py) under a hashed bucket, so no address
+Counts live in `rate_hits` (bot/service/store.py) under a hashed bucket, so no address
 or id is stored in the clear, in fixed windows of `per` seconds weighted into a
 sliding window: count = this window + last window x the part of it still inside
 the last `per` seconds.  Rows expire after two windows (`Store.purge`).

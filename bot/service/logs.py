@@ -4,7 +4,7 @@
      "message": "line: reply refused with HTTP 500 (attempt 1 of 3)", "pid": 4242}
 
 What the bot's own code logs never holds message text, platform ids, tokens or
-secrets (tests/test_security.py holds it to that).  As a second line of defence
+secrets (tests/service/test_security.py holds it to that).  As a second line of defence
 the formatter blanks anything shaped like a LINE id, a Telegram bot token or a
 bearer token, and shows an exception by its type only: a traceback can quote
 values.  `LOG_FORMAT=text` gives the plain human format instead.

@@ -1,7 +1,7 @@
 """The web server: both channels on one Starlette app, over one engine and one store.
 
     GET  /healthz           200 {"ok": true, "channels": {...}} once started
-    GET  /metrics           Prometheus text (bot/metrics.py); METRICS_TOKEN, when set, as a bearer token
+    GET  /metrics           Prometheus text (bot/service/metrics.py); METRICS_TOKEN, when set, as a bearer token
     POST /webhooks/line     -> channels/line.py      (off without LINE settings: 404)
     POST /webhooks/telegram -> channels/telegram.py  (off without Telegram settings: 404)
 

@@ -4,9 +4,9 @@
     processed_events event id (unique) -> expiry: redelivery answered at most once
     referral_log     time, channel, intent ids, area code, crisis: no text, no id
     messages         raw text, only when an operator sets STORE_MESSAGES; kept N days
-    rate_hits        hashed bucket, window -> count: rate limits every worker shares (bot/limits.py)
+    rate_hits        hashed bucket, window -> count: rate limits every worker shares (bot/service/limits.py)
 
-The schema belongs to alembic (`bot db upgrade`, bot/migrations); `Store`
+The schema belongs to alembic (`bot db upgrade`, bot/service/migrations); `Store`
 only reads and writes rows.  All methods are synchronous and short: call
 them from a worker thread in async code.
 

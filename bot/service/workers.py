@@ -1,6 +1,6 @@
 """`bot serve --workers N`: N server processes on one port, forked after everything is loaded.
 
-    parent: imports, engine (bot/snapshot.py), database upgrade, hash key, the listening socket
+    parent: imports, engine (bot/engine/snapshot.py), database upgrade, hash key, the listening socket
       |-- fork --> worker 1: create_app() + uvicorn on the shared socket   (the kernel hands each
       |-- fork --> worker N: ...                                            connection to one worker)
     parent: starts a worker again if one dies; SIGTERM/SIGINT stops them all, gracefully

@@ -1,6 +1,6 @@
 """The database as production runs it: PostgreSQL (and SQLite), migrations, several workers and hosts.
 
-Every test here runs on both backends (`db_url`, tests/db_backends.py); CI runs PostgreSQL too.
+Every test here runs on both backends (`db_url`, tests/conftest.py); CI runs PostgreSQL too.
 """
 
 from __future__ import annotations

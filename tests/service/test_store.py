@@ -16,7 +16,7 @@ from bot.service.store import Store
 
 
 @pytest.fixture
-def url(db_url) -> str:  # SQLite and PostgreSQL (tests/db_backends.py)
+def url(db_url) -> str:  # SQLite and PostgreSQL (tests/conftest.py)
     migrations.upgrade(db_url)
     return db_url
 

@@ -1,8 +1,9 @@
 """load_catalogue() in a child process, so that a reload's parsing does not hold the server's GIL.
 
     Engine.reload() -> load_aside(path, intents, codes)
-        python -m bot.catalogue_aside    reads the file, load_catalogue(), and writes the services,
-                                         pickled in batches of BATCH, to its stdout
+        python -m bot.engine.catalogue.aside
+                reads the file, load_catalogue(), and writes the services, pickled in batches
+                of BATCH, to its stdout
         <- each batch unpickled here (a few ms each, with a pause between them for the threads
            that answer residents), then Catalogue(...) indexes them: the caller swaps it in whole
 

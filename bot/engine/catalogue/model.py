@@ -189,7 +189,7 @@ def load_catalogue(
     services: list[Service] = []
     seen: dict[str, int] = {}
     # Values that many entries repeat (kind, intents, areas, hours...) are kept once: less memory,
-    # and a reload aside (bot/catalogue_aside.py) pickles each of them once per batch.
+    # and a reload aside (bot/engine/catalogue/aside.py) pickles each of them once per batch.
     shared: dict = {}
     hours_read: dict = {}
 

@@ -19,7 +19,7 @@ from bot.service.store import make_engine
 if TYPE_CHECKING:
     from alembic.config import Config
 
-# The newest revision in versions/ (tests/test_store.py checks it against alembic's own answer):
+# The newest revision in versions/ (tests/service/test_store.py checks it against alembic's own answer):
 # a server at start compares it with the database's and imports alembic (0.5-1 s) only to upgrade.
 HEAD = "0003"
 
