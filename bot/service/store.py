@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import threading
 import time
 from collections import deque
@@ -204,7 +205,7 @@ class Store:
         self.url = url
         self.timeout = timeout
         self.engine = make_engine(url, timeout)
-        self._purged = 0.0
+        self._purged = -math.inf  # never purged: the first delivery purges, however young the host
         self._down_until = {"read": 0.0, "write": 0.0}
         self._pending: deque[dict[str, Any]] = deque(maxlen=PENDING_LIMIT)
         self._lock = threading.Lock()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import stat
 from datetime import timedelta
@@ -59,7 +60,7 @@ def test_an_event_is_first_delivered_once_even_across_stores(url, store):
 
 def test_expired_event_ids_are_purged(store):
     assert store.first_delivery("telegram:1", ttl=timedelta(seconds=-1))
-    store._purged = 0.0  # as if the last purge was long ago
+    store._purged = -math.inf  # as if the last purge was long ago
     assert store.first_delivery("telegram:2")
     assert store.first_delivery("telegram:1")
 
