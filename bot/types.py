@@ -15,7 +15,12 @@ from datetime import datetime
 from typing import Literal
 
 Tier = Literal["crisis", "need", "meta"]
-Lang = Literal["ja", "en"]
+# The languages a reply can be written in (locales/<code>.yaml). A message in any other language is
+# answered in やさしい日本語 with English.
+Lang = Literal["ja", "ja-easy", "en", "zh", "vi", "ko", "tl", "pt", "ne", "id"]
+REPLY_LANGS: tuple[str, ...] = ("ja", "ja-easy", "en", "zh", "vi", "ko", "tl", "pt", "ne", "id")
+# The question the bot may have asked in its last reply, read with the next message.
+Asked = Literal["suicide_check"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,7 @@ class ResidentContext:
     lat: float | None = None
     lon: float | None = None
     lang: Lang | None = None  # None: follow the message's language
+    asked: Asked | None = None  # the bot's last reply asked this: the message may be the answer
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,17 @@ class IntentScore:
 
 
 @dataclass(frozen=True)
+class Layer:
+    """What one way of understanding said about a message (the console's and the reports' *why*)."""
+
+    name: str  # "lexicon", "surface", "semantic", "crisis", "followup", "language"
+    ran: bool  # False: skipped (the cascade did not need it)
+    top: tuple[tuple[str, float], ...] = ()  # its best intents and scores
+    nearest: tuple[str, ...] = ()  # the training examples nearest to the message
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class Match:
     """The matcher's answer, with what it saw (for the console's *why*)."""
 
@@ -56,7 +73,15 @@ class Match:
     intents: tuple[IntentScore, ...]  # best first
     crisis: bool
     crisis_why: str
-    lang: Lang
+    lang: Lang  # the language to reply in, as the message suggests
+    language: str = "ja"  # the message's own language (ISO 639-1, or "ja-easy"; may be one we do not reply in)
+    language_why: str = ""
+    layers: tuple[Layer, ...] = ()
+    decided_by: str = "lexicon"  # the layer whose view decided the top intent
+    unsure: bool = False  # no need stands out: ask kindly and offer the needs as choices
+    check_in: bool = False  # distress that does not say what it is: lines first, then ask plainly
+    answer: str | None = None  # the message answered the bot's question: "yes", "no" or "unsure"
+    topic: str | None = None  # a question about the service: "privacy", "cost", "who", "hours", "how", "language", "area"
 
 
 @dataclass(frozen=True)
@@ -108,6 +133,9 @@ class Referral:
     area: Area | None = None
     ask_area: bool = False  # the reply should ask where the resident lives
     notes: tuple[str, ...] = field(default_factory=tuple)
+    choices: tuple[str, ...] = ()  # intent ids to offer as quick replies (the bot was unsure)
+    asks: Asked | None = None  # the reply asks this question; the next message may answer it
+    faq: str | None = None  # a question about the service, answered by this topic (locales faq.*)
 
     @property
     def intents(self) -> tuple[IntentScore, ...]:
