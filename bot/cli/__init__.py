@@ -80,6 +80,16 @@ def referral_json(referral) -> dict:
     }
 
 
+def explain_json(match) -> dict:
+    """Why the engine read the message as it did: which layer decided, each layer's view."""
+    return {
+        "decided_by": match.decided_by, "crisis_why": match.crisis_why, "unsure": match.unsure,
+        "check_in": match.check_in, "answer": match.answer, "topic": match.topic, "language": match.language,
+        "layers": [{"name": ly.name, "ran": ly.ran, "top": [list(t) for t in ly.top], "nearest": list(ly.nearest),
+                    "note": ly.note} for ly in match.layers],
+    }
+
+
 def cmd_route(args) -> int:
     from bot.types import ResidentContext
 
@@ -104,6 +114,8 @@ def cmd_route(args) -> int:
                                   lon=float(lon) if lon is not None else None)
             referral = engine.route(item.get("text", ""), ctx, _parse_time(item.get("at")))
             result = referral_json(referral)
+            if args.explain:
+                result["why"] = explain_json(referral.match)
             if item.get("area") not in (None, "") and area is None:
                 result["area_unknown"] = str(item["area"])
                 result["ask_area"] = True
@@ -128,7 +140,7 @@ def cmd_test_referrals(args) -> int:
         except (OSError, CaseError) as exc:
             print(f"{f}: {exc}", file=sys.stderr)
             return 2
-    report = evaluate(engine, cases)
+    report = evaluate(engine, cases, layers=args.layers)
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
     else:
@@ -195,11 +207,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("route", help="route JSON lines from stdin: {text, area?, lat?, lon?, at?}")
     p.add_argument("--jsonl", action="store_true", help="read and write one JSON object per line")
+    p.add_argument("--explain", action="store_true", help="add why: the deciding layer, each layer's view, nearest examples")
     p.set_defaults(func=cmd_route)
 
     p = sub.add_parser("test-referrals", help="run referral case files and print a per-need report")
     p.add_argument("files", nargs="+", help="case files in the format of shared/referrals/dev.yaml")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--layers", action="store_true",
+                   help="also run each layer alone on every case (and the two peers): per-layer figures")
     p.set_defaults(func=cmd_test_referrals)
 
     cat = sub.add_parser("catalogue", help="check and maintain services.yaml").add_subparsers(dest="action", required=True)
@@ -217,7 +232,7 @@ def _extensions(sub, cat) -> None:
     """Commands that live with their subsystems (server, channels, database, imports)."""
     import importlib
 
-    for module in ("bot.cli.server", "bot.cli.local", "bot.cli.console", "bot.bench"):
+    for module in ("bot.cli.server", "bot.cli.local", "bot.cli.console", "bot.cli.semantic", "bot.bench"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

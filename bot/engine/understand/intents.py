@@ -2,12 +2,14 @@
 
 Each file gives labels, the reply's opening line, and the phrases residents
 use: `keywords` (one is enough), `weak` (suggestive only) and `examples`
-(whole messages, compared by their content words).
+(whole messages, compared by their content words); `training` holds many more
+whole messages, in Japanese and eleven other languages, that only the learned
+layers read (surface.py, semantic.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ruamel.yaml import YAML
@@ -38,6 +40,9 @@ class IntentSpec:
     phrases: tuple[PhraseSpec, ...]
     examples: tuple[str, ...]
     path: str = ""
+    training: tuple[str, ...] = ()  # whole messages the learned layers train on (not matched as phrases)
+    foreign: tuple[str, ...] = ()  # crisis words in other languages (crisis.py), found in the folded text
+    topics: dict[str, tuple[str, ...]] = field(default_factory=dict)  # help: words that ask about each topic
 
     def label(self, lang: str) -> str:
         return self.en if lang == "en" else self.ja
@@ -85,6 +90,9 @@ def load_intent(path: Path) -> IntentSpec:
         phrases=tuple(phrases),
         examples=tuple(str(e) for e in data.get("examples") or []),
         path=where,
+        training=tuple(str(e) for e in data.get("training") or []),
+        foreign=tuple(str(e) for e in data.get("foreign") or []),
+        topics={str(k): tuple(str(w) for w in v or ()) for k, v in (data.get("topics") or {}).items()},
     )
 
 
