@@ -22,6 +22,7 @@ from bot.engine.catalogue.model import CATALOGUE_PATH, Catalogue, CatalogueError
 from bot.engine.router import RouteOptions, route
 from bot.engine.understand.intents import INTENTS_DIR, IntentSpec, load_intents
 from bot.engine.understand.matcher import Matcher
+from bot.engine.understand.models import load_understanding
 from bot.types import Area, Match, Referral, ResidentContext
 
 log = logging.getLogger("tsunagu.engine")
@@ -35,6 +36,7 @@ class Engine:
     def __init__(self, intents: dict[str, IntentSpec], catalogue: Catalogue, areas: Areas, catalogue_path: Path):
         self.intents = intents
         self.matcher = Matcher(intents)
+        self.understanding = load_understanding(intents, self.matcher)
         self.catalogue = catalogue
         self.areas = areas
         self.catalogue_path = catalogue_path
@@ -51,8 +53,9 @@ class Engine:
 
     # -- routing ------------------------------------------------------------------------------
 
-    def match(self, text: str) -> Match:
-        return self.matcher.match(text)
+    def match(self, text: str, context: ResidentContext | None = None) -> Match:
+        """Every layer's reading of the message, one decision (understand/understanding.py)."""
+        return self.understanding.match(text, context)
 
     def route(
         self,
@@ -63,9 +66,10 @@ class Engine:
     ) -> Referral:
         """Pure and deterministic for a given `now` (default: the current time in Asia/Tokyo)."""
         now = now or datetime.now(TOKYO)
+        context = context or ResidentContext()
         return route(
-            self.matcher.match(text),
-            context or ResidentContext(),
+            self.understanding.match(text, context),
+            context,
             now,
             self.catalogue,  # one reference read: a reload swaps it whole
             self.areas,

@@ -50,7 +50,8 @@ def key(catalogue: Path, intents: Path = INTENTS_DIR) -> str:
     h = hashlib.sha256()
     h.update(f"{FORMAT}|{platform.python_version()}|{_version('sudachipy')}|{_version('sudachidict-core')}".encode())
     h.update(str(catalogue.resolve()).encode())  # the engine keeps its path: reloads read that file
-    for path in [catalogue, *sorted(intents.glob("*.yaml")), *sorted((PACKAGE / "data").glob("*.csv"))]:
+    for path in [catalogue, *sorted(intents.glob("*.yaml")), *sorted((PACKAGE / "data").glob("*.csv")),
+                 *sorted((PACKAGE / "data" / "models").glob("*"))]:
         h.update(path.name.encode())
         try:
             h.update(path.read_bytes())

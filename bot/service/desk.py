@@ -192,7 +192,7 @@ class Desk:
         arrival = self.arrive(channel, key, event_id)
         if not arrival.first:
             return Answer(None, repeat=True)
-        match = self.engine.match(text)
+        match = self.engine.match(text, arrival.context)
         if arrival.admitted != "ok" and not match.crisis:
             return Answer(None, slow_down=arrival.admitted == "warn")
         context = arrival.context

@@ -1,0 +1,88 @@
+"""The crisis detector: signs of suicide or a life in danger now, recall first.
+
+    lexicon   the phrase matcher's crisis flag (clear phrases, negation and conditions weighed)
+    foreign   crisis words in eleven other languages (intents' `foreign` lists), found in the folded text
+    learned   the surface and semantic layers' probability of suicide_risk + emergency
+      -> raised: any of them clearly says so
+      -> check-in: the learned layers see distress near that line, but not over it: the reply
+         leads with the 24-hour lines and asks plainly (router, locales checkin.*)
+
+A crisis never depends on one phrase being in a list: the learned layers read every message
+(the surface layer always; the semantic layer when the surface is in doubt), and either alone
+raises it. A crisis phrase the resident negated (死にたいとかじゃないけど) raises nothing unless the
+learned layers are sure without it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bot.engine.understand.surface import fold
+from bot.types import Match
+
+CRISIS_IDS = ("suicide_risk", "emergency")
+RAISE = 0.5  # one learned layer's P(crisis) that raises a crisis when the other sees some too
+AGREE = 0.2  # "some": the other layer's P(crisis) (death idioms fool one layer more often than both)
+ALONE = 0.8  # one layer this sure raises it alone
+NEGATED_RAISE = 0.8  # when the resident negated the crisis phrase the lexicon found
+CHECK_IN = 0.3  # below the raise, from here (both layers seeing some): distress worth asking about plainly
+SURFACE_DOUBT = 0.12  # from here the semantic layer is asked too
+
+
+@dataclass(frozen=True)
+class CrisisCall:
+    raised: bool
+    kind: str | None = None  # "suicide_risk" or "emergency": which crisis leads
+    check_in: bool = False
+    why: str = ""
+
+
+class ForeignWords:
+    """Crisis words in other languages, matched on the folded text (whole words in spaced scripts)."""
+
+    def __init__(self, words: dict[str, tuple[str, ...]]):
+        self.words = {intent: tuple(fold(w) for w in ws if fold(w)) for intent, ws in words.items()}
+
+    def find(self, text: str) -> tuple[str, str] | None:
+        folded = f" {fold(text)} "
+        for intent, words in self.words.items():
+            for w in words:
+                # Scripts written with spaces need the word whole (muốn chết, not a part of another word).
+                if (f" {w} " in folded) if w.isascii() else (w in folded):
+                    return intent, w
+        return None
+
+
+def crisis_share(probs: np.ndarray | None, classes: tuple[str, ...]) -> tuple[float, str]:
+    """P(suicide_risk) + P(emergency), and which of the two is larger."""
+    if probs is None:
+        return 0.0, "suicide_risk"
+    sr, em = probs[classes.index("suicide_risk")], probs[classes.index("emergency")]
+    return float(sr + em), ("emergency" if em > sr else "suicide_risk")
+
+
+def call(lexicon: Match, surface: np.ndarray, semantic: np.ndarray | None, classes: tuple[str, ...],
+         foreign: tuple[str, str] | None) -> CrisisCall:
+    ps, kind_s = crisis_share(surface, classes)
+    pe, kind_e = crisis_share(semantic, classes)
+    learned = f"surface {ps:.2f}" + (f", semantic {pe:.2f}" if semantic is not None else "")
+    if lexicon.crisis:
+        lead = next((s.id for s in lexicon.intents if s.tier == "crisis"), kind_s)
+        return CrisisCall(True, lead, why=f"lexicon: {lexicon.crisis_why}; {learned}")
+    if foreign:
+        return CrisisCall(True, foreign[0], why=f"foreign crisis word {foreign[1]!r}; {learned}")
+    negated = lexicon.crisis_why.startswith("crisis phrase negated")
+    other = pe if semantic is not None else AGREE  # not asked: the surface layer was sure enough of no doubt
+    high, low = max(ps, other), min(ps, other)
+    kind = kind_e if semantic is not None and pe > ps else kind_s
+    if negated:
+        if high >= NEGATED_RAISE and low >= AGREE:
+            return CrisisCall(True, kind, why=f"learned layers despite the negation ({learned})")
+        return CrisisCall(False, why=f"{lexicon.crisis_why}; {learned}")
+    if high >= ALONE or (high >= RAISE and low >= AGREE):
+        return CrisisCall(True, kind, why=f"learned layers: P(crisis) {learned}")
+    if high >= CHECK_IN and low >= AGREE / 2 and kind == "suicide_risk":
+        return CrisisCall(True, kind, check_in=True, why=f"distress near the line, check in: {learned}")
+    return CrisisCall(False, why=f"no crisis: {learned}")
