@@ -35,6 +35,8 @@ class Outcome:
     passed: bool
     problems: list[str]
     why: list[str]
+    decided_by: str = ""
+    views: dict[str, tuple[str, bool]] = field(default_factory=dict)  # each layer alone: (top, crisis)
 
 
 class CaseError(ValueError):
@@ -61,7 +63,8 @@ def load_cases(path: Path | str, text: str | None = None) -> list[Case]:
     return cases
 
 
-def run_case(engine: Engine, case: Case) -> Outcome:
+def run_case(engine: Engine, case: Case, layers: bool = False) -> Outcome:
+    """One case through the engine; with `layers`, also each layer alone (the per-layer figures)."""
     match = engine.match(case.text)
     ranked = [(s.id, s.score) for s in match.intents]
     top = ranked[0][0] if ranked else "out_of_scope"
@@ -76,11 +79,18 @@ def run_case(engine: Engine, case: Case) -> Outcome:
     for extra in case.also:
         if extra not in first3:
             problems.append(f"{extra} not among the first three")
-    why = [match.crisis_why]
+    why = [match.crisis_why, f"decided by {match.decided_by}" + (" (unsure)" if match.unsure else "")
+           + (" (check-in)" if match.check_in else "")]
     for s in match.intents[:4]:
         ev = ", ".join(f"{e.phrase}→{e.found} {e.kind} {e.score}{' (negated)' if e.negated else ''}" for e in s.evidence[:3])
         why.append(f"{s.id} {s.score}: {ev or 'no phrase'}")
-    return Outcome(case, top, ranked[:5], match.crisis, not problems, problems, why)
+    for layer in match.layers:
+        if layer.ran and layer.name in ("surface", "semantic"):
+            tops = ", ".join(f"{i} {p}" for i, p in layer.top)
+            near = f"; nearest: {' / '.join(layer.nearest)}" if layer.nearest else ""
+            why.append(f"{layer.name}: {tops}{near}")
+    views = engine.understanding.views(case.text) if layers and hasattr(engine.understanding, "views") else {}
+    return Outcome(case, top, ranked[:5], match.crisis, not problems, problems, why, match.decided_by, views)
 
 
 @dataclass
@@ -129,6 +139,26 @@ class Report:
         return {"recall": round(recall, 3), "cases": len(should), "false_alarm_rate": round(false_alarms, 3),
                 "non_crisis_cases": len(should_not)}
 
+    def layer_figures(self) -> dict[str, dict[str, float]]:
+        """Each layer alone (when the report was run with layers): top-1, crisis recall, false alarms.
+        "surface" alone is the character n-gram classifier, "e5 nearest" the nearest-neighbour search."""
+        names = sorted({n for o in self.outcomes for n in o.views})
+        out = {}
+        for name in names:
+            seen = [o for o in self.outcomes if name in o.views]
+            should = [o for o in seen if o.case.crisis == "true"]
+            should_not = [o for o in seen if o.case.crisis == "absent"]
+            out[name] = {
+                "top1": round(sum(o.views[name][0] in o.case.expect for o in seen) / len(seen), 3),
+                "crisis_recall": round(sum(o.views[name][1] for o in should) / len(should), 3) if should else 1.0,
+                "false_alarm_rate": round(sum(o.views[name][1] for o in should_not) / len(should_not), 3)
+                if should_not else 0.0,
+            }
+        return out
+
+    def decided(self) -> dict[str, int]:
+        return dict(Counter(o.decided_by.split(":")[0] for o in self.outcomes).most_common())
+
     def top1(self) -> float:
         return round(sum(o.top in o.case.expect for o in self.outcomes) / len(self.outcomes), 3) if self.outcomes else 0.0
 
@@ -140,6 +170,8 @@ class Report:
             "crisis": self.crisis_figures(),
             "per_intent": self.per_intent(),
             "confusions": [{"expected": a, "got": b, "count": n} for a, b, n in self.confusions()],
+            "layers": self.layer_figures(),
+            "decided_by": self.decided(),
             "failures": [
                 {"text": o.case.text, "source": o.case.source, "expect": o.case.expect, "got": o.top,
                  "ranked": o.ranked, "problems": o.problems, "why": o.why}
@@ -165,12 +197,21 @@ class Report:
             for o in fails:
                 lines.append(f"- {o.case.text!r}: {'; '.join(o.problems)}")
                 lines += [f"    {w}" for w in o.why]
+        layers = self.layer_figures()
+        if layers:
+            lines.append("Each layer alone (surface = the char n-gram peer, e5 nearest = the e5 peer):")
+            lines.append(f"  {'layer':<14}{'top-1':>7}{'crisis recall':>15}{'false alarms':>14}")
+            for name, f in layers.items():
+                lines.append(f"  {name:<14}{f['top1']:>7.3f}{f['crisis_recall']:>15.3f}{f['false_alarm_rate']:>14.3f}")
+            c = self.crisis_figures()
+            lines.append(f"  {'all together':<14}{self.top1():>7.3f}{c['recall']:>15.3f}{c['false_alarm_rate']:>14.3f}")
+        lines.append("Decided by: " + ", ".join(f"{k} {n}" for k, n in self.decided().items()))
         lines.append(f"{self.passed} passed, {self.failed} failed")
         return "\n".join(lines)
 
 
-def evaluate(engine: Engine, cases: list[Case]) -> Report:
-    return Report([run_case(engine, c) for c in cases])
+def evaluate(engine: Engine, cases: list[Case], layers: bool = False) -> Report:
+    return Report([run_case(engine, c, layers) for c in cases])
 
 
 def by_intent(report: Report) -> dict[str, list[Outcome]]:
