@@ -83,7 +83,7 @@ def phrase_hits(index: PhraseIndex, tokens: tuple[Token, ...]) -> list[tuple[str
     def add(p: Phrase, start: int, end: int, found_text: str, kind: str, sim: float) -> None:
         # "If I collapse" is not danger happening now: weighed like a negation.
         negated = _negated(tokens, start, end) or (
-            index.specs[p.intent].tier == "crisis" and _hypothetical(tokens, end))
+            index.specs[p.intent].tier == "crisis" and (_hypothetical(tokens, end) or _survived(tokens, start, end)))
         score = p.weight * sim * (NEGATED_FACTOR if negated else 1.0)
         ev = Evidence(p.text, found_text, round(score, 3), kind if p.kind == "keyword" else f"weak-{kind}", negated)
         key = (p.intent, p.text)
@@ -325,6 +325,18 @@ def _hypothetical(tokens, end: int) -> bool:
             return True
     # the phrase itself may end on the condition (倒れたら matched as 倒れた + ら)
     return end > 0 and tokens[end - 1].surface in CONDITIONAL_SURFACES
+
+
+def _survived(tokens, start: int, end: int) -> bool:
+    """「死ぬかと思った」: "I thought I would die", a scare or a laugh already over. The plain verb only:
+    「死のうかと思った」 (the volitional) is the thought of killing oneself and stays a crisis."""
+    for i in range(start, min(end, len(tokens))):
+        t = tokens[i]
+        if t.lemma == "死ぬ" and t.surface == t.lemma:
+            after = [x.lemma for x in tokens[i + 1:i + 6]]
+            if after[:3] == ["か", "と", "思う"] and "た" in after[3:]:
+                return True
+    return False
 
 
 def _gapped_span(keys: list[str], parts: tuple[tuple[str, ...], ...]) -> tuple[int, int] | None:
