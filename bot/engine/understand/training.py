@@ -61,6 +61,15 @@ def fingerprint(specs: dict[str, IntentSpec], settings: Settings = Settings()) -
     return h.hexdigest()[:16]
 
 
+def _head(lr) -> tuple[np.ndarray, np.ndarray]:
+    """A fitted LogisticRegression as (coef (features, classes), intercept (classes)) for a softmax.
+    With two classes scikit-learn keeps one row (the second class's logit against 0): spelt out here."""
+    coef, intercept = lr.coef_, lr.intercept_
+    if coef.shape[0] == 1:
+        coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.concatenate([[0.0], intercept])
+    return coef.T.astype(np.float32), intercept.astype(np.float32)
+
+
 def surface_matrix(texts: list[str], vocab: dict[str, int], idf: np.ndarray):
     from scipy.sparse import csr_matrix
 
@@ -121,7 +130,7 @@ def train_surface(data: list[tuple[str, str]], settings: Settings = Settings()) 
     X = surface_matrix(texts, vocab, idf)
     y = np.array([classes.index(i) for _, i in data])
     lr = LogisticRegression(C=settings.surface_c, max_iter=3000).fit(X, y)
-    return SurfaceModel(classes, vocab, idf, lr.coef_.T.astype(np.float32), lr.intercept_.astype(np.float32))
+    return SurfaceModel(classes, vocab, idf, *_head(lr))
 
 
 def train_semantic(data: list[tuple[str, str]], vectors: np.ndarray, encoder: Encoder | None = None,
@@ -132,13 +141,38 @@ def train_semantic(data: list[tuple[str, str]], vectors: np.ndarray, encoder: En
     classes = tuple(sorted({i for _, i in data}))
     y = np.array([classes.index(i) for _, i in data])
     lr = LogisticRegression(C=settings.semantic_c, max_iter=3000).fit(vectors, y)
-    return SemanticModel(classes, lr.coef_.T.astype(np.float32), lr.intercept_.astype(np.float32),
+    return SemanticModel(classes, *_head(lr),
                          tuple(t.replace("\n", " ") for t, _ in data), y.astype(np.int16),
                          vectors.astype(np.float16), encoder or Encoder())
 
 
-def embed_all(texts: list[str], encoder: Encoder, batch: int = 64) -> np.ndarray:
-    return np.concatenate([encoder.embed(texts[i:i + batch]) for i in range(0, len(texts), batch)])
+def vector_cache() -> Path:
+    import os
+
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "tsunagu" / "e5-vectors.npz"
+
+
+def embed_all(texts: list[str], encoder: Encoder, batch: int = 64, cache: Path | None = None) -> np.ndarray:
+    """The encoder's vector of every text. A retraining after a few edited sentences encodes only
+    those: the vectors of the rest are kept in `cache` (keyed by the encoder and the text)."""
+    cache = cache or vector_cache()
+    known: dict[str, np.ndarray] = {}
+    prefix = encoder.name + "\t"
+    try:
+        with np.load(cache, allow_pickle=False) as z:
+            known = dict(zip(str(z["keys"]).split("\n"), z["vectors"], strict=True))
+    except (OSError, KeyError, ValueError):
+        pass
+    missing = sorted({t for t in texts if prefix + t not in known})
+    for i in range(0, len(missing), batch):
+        for t, v in zip(missing[i:i + batch], encoder.embed(missing[i:i + batch]), strict=True):
+            known[prefix + t] = v
+    if missing:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        keys = [k for k in known if "\n" not in k]
+        np.savez(cache, keys="\n".join(keys), vectors=np.stack([known[k] for k in keys]).astype(np.float32))
+    return np.stack([known[prefix + t] for t in texts])
 
 
 def train(specs: dict[str, IntentSpec], out: Path = MODELS_DIR, settings: Settings = Settings(),
@@ -148,7 +182,7 @@ def train(specs: dict[str, IntentSpec], out: Path = MODELS_DIR, settings: Settin
     out.mkdir(parents=True, exist_ok=True)
     surface = train_surface(data, settings)
     surface.save(out / "surface.npz")
-    encoder = encoder or Encoder()
+    encoder = encoder or Encoder(threads=2)
     data = augmented(data) if settings.kana else data
     semantic = train_semantic(data, embed_all([t for t, _ in data], encoder), encoder, settings)
     semantic.save(out / "semantic.npz")

@@ -46,6 +46,7 @@ class Weights:
     unsure_top: float = 0.35  # the best need's share below this: unsure
     unsure_margin: float = 0.08  # or the first two this close, with the best below unsure_sure
     unsure_sure: float = 0.5
+    lexicon_nothing: float = 0.5  # the lexicon's out_of_scope when no phrase matched at all: how much it counts
 
 
 _CHINESE = re.compile(r"[我你他她们的了吗呢吧没这那说还会对给让被么啊该请帮钱]")
@@ -98,7 +99,8 @@ class Understanding:
             vector = self.semantic.vector(text)
             pe = self.semantic.probabilities(vector)
         blended = self._blend(ps, pe, blend_lexicon, japanese) if pe is not None else first
-        call = crisis_.call(lexicon, ps, pe, self.classes, foreign)
+        need = next((self.classes[i] for i in np.argsort(-blended) if self.tiers[self.classes[i]] != "crisis"), None)
+        call = crisis_.call(lexicon, ps, pe, self.classes, foreign, need)
         ranked = self._rank(blended, lexicon, ps, pe, call)
         layers = (
             Layer("lexicon", True, tuple((s.id, s.score) for s in lexicon.intents[:3]), note=lexicon.crisis_why),
@@ -145,7 +147,9 @@ class Understanding:
         v = np.zeros(len(self.classes))
         for s in lexicon.intents:
             if s.id in self.classes:
-                v[self.classes.index(s.id)] = s.score
+                # "Nothing matched" is the lexicon not knowing, not knowing the message is out of scope.
+                nothing = s.id == "out_of_scope" and not s.evidence
+                v[self.classes.index(s.id)] = s.score * (self.weights.lexicon_nothing if nothing else 1.0)
         return v
 
     def _blend(self, ps: np.ndarray, pe: np.ndarray | None, lex: np.ndarray | None, japanese: bool) -> np.ndarray:
