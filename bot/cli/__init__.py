@@ -4,6 +4,7 @@
     bot route --jsonl             JSON lines in, referrals out
     bot test-referrals FILE...    referral cases -> per-need report
     bot catalogue check|stale     keep services.yaml true
+    bot i18n check                every fixed text in every reply language (locales/)
 """
 
 from __future__ import annotations
@@ -192,6 +193,25 @@ def cmd_catalogue_stale(args) -> int:
     return 0
 
 
+# -- i18n ---------------------------------------------------------------------------------------
+
+
+def cmd_i18n_check(args) -> int:
+    from bot.engine import texts
+    from bot.types import REPLY_LANGS
+
+    directory = Path(args.directory) if args.directory else texts.LOCALES_DIR
+    problems = texts.check(directory)
+    for p in problems:
+        print(p)
+    if problems:
+        print(f"{len(problems)} problem(s)", file=sys.stderr)
+        return 1
+    keys = len(texts.load(directory)[texts.REFERENCE])
+    print(f"{directory.name}/: {len(REPLY_LANGS)} languages, {keys} texts each, placeholders and labels in order")
+    return 0
+
+
 # -- wiring -------------------------------------------------------------------------------------
 
 
@@ -224,6 +244,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = cat.add_parser("stale", help="entries to re-verify, lowest confidence and oldest first")
     p.add_argument("--days", type=int, default=180, help="re-verify entries checked longer ago than this")
     p.set_defaults(func=cmd_catalogue_stale)
+    i18n = sub.add_parser("i18n", help="check the fixed texts of every reply language").add_subparsers(
+        dest="action", required=True)
+    p = i18n.add_parser("check", help="every key of locales/ja.yaml in every language, same placeholders")
+    p.add_argument("directory", nargs="?", help="the locales folder (default: the bundled one)")
+    p.set_defaults(func=cmd_i18n_check)
     _extensions(sub, cat)
     return parser
 

@@ -74,3 +74,19 @@ def test_every_command_has_help_text():
         assert p.description or sub._name_parser_map[name].format_help(), name
     helps = {a.dest: a.help for a in sub._choices_actions}
     assert all(helps.values()), helps
+
+
+def test_i18n_check_passes_on_the_shipped_locales_and_fails_on_a_missing_key(tmp_path):
+    import shutil
+
+    done = run("i18n", "check")
+    assert done.returncode == 0, done.stdout
+    assert "10 languages" in done.stdout
+    copy = tmp_path / "locales"
+    shutil.copytree(ROOT / "locales", copy)
+    ko = copy / "ko.yaml"
+    ko.write_text("\n".join(x for x in ko.read_text(encoding="utf-8").splitlines()
+                            if not x.lstrip().startswith("if_unsure:")), encoding="utf-8")
+    done = run("i18n", "check", str(copy))
+    assert done.returncode == 1
+    assert "ko.yaml" in done.stdout and "checkin.if_unsure missing" in done.stdout
