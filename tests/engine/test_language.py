@@ -8,7 +8,7 @@ from bot.engine.understand.language import Detection, detect, reply_lang
 from bot.types import REPLY_LANGS
 from tests.support import ROOT
 
-CASES = YAML(typ="safe").load((ROOT / "tests/referrals/languages.yaml").read_text(encoding="utf-8"))
+CASES = YAML(typ="safe").load((ROOT / "tests/engine/languages.yaml").read_text(encoding="utf-8"))
 
 
 def test_the_reply_is_in_the_residents_language_or_easy_japanese_for_at_least_95_percent():
