@@ -32,6 +32,7 @@ class ResidentContext:
     lon: float | None = None
     lang: Lang | None = None  # None: follow the message's language
     asked: Asked | None = None  # the bot's last reply asked this: the message may be the answer
+    last_lang: Lang | None = None  # the language of the last reply: kept when a message is too short to tell
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,8 @@ class ServiceHit:
     distance_km: float | None = None
     name_en: str | None = None
     address: str | None = None
+    languages: tuple[str, ...] = ()  # the languages it can be consulted in (codes, "multi": by interpreter)
+    name_local: str | None = None  # its name in a language other than Japanese, as its source gives it
 
 
 @dataclass(frozen=True)

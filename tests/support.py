@@ -3,11 +3,12 @@
     ROOT, SHARED                the repository and the shared folder beside it (../shared)
     engine(), at(), WEDNESDAY_NOON, TUESDAY_3AM     one engine per session, fixed times
     World, fresh_world(), server_settings()         a bot server wired to fake LINE and Telegram
+    Understood, understood_engine(), FOREIGN_LINES  the conversation tests' engine (see Understood)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +18,7 @@ from bot.engine.catalogue.hours import TOKYO
 from bot.fakes.line import FakeLine, Reply
 from bot.fakes.telegram import FakeTelegram, Sent
 from bot.service.settings import Settings
+from bot.types import Match, ResidentContext
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -97,3 +99,79 @@ def fresh_world(server, platforms) -> World:  # noqa: ANN001
             conn.execute(table.delete())
     store.close()
     return World(url, line, tg, settings)
+
+
+# Two lines that speak residents' languages, copied from data/sourced/foreign_residents.csv (facts
+# and sources as read there) for the conversation tests, until they are in services.yaml (#15).
+FOREIGN_LINES = """
+- id: fr_roudou_hotline_foreign_vi
+  name: 労働条件相談ほっとライン（ベトナム語）
+  kind: phone
+  intents: [workplace_trouble]
+  phone: 0120-558-815
+  hours_text: 平日 17:00〜22:00／土日 9:00〜21:00（12月29日〜1月3日は休み）
+  free: true
+  languages: [vi]
+  area: national
+  source_url: https://hokkorijapan.com/labor-hotline-support-in-japan/ ; https://an-japan.com/2019/05/26/2019-05-26-hotline-in-8-languages/
+  source_date: "2019-05-26 (an-japan: 8言語化); hokkorijapan undated"
+  confidence: low
+  status: active
+
+- id: fire_ambulance_119_interp
+  name: 119番通報の多言語通訳
+  kind: phone
+  intents: [emergency]
+  phone: "119"
+  hours: {always: true}
+  languages: [ja, en, zh, ko, pt, es, th, vi, tl, id, ne, my]
+  area: national
+  source_url: https://www.city.kosai.shizuoka.jp/soshikiichiran/kosaishishobohombu/gyomuannai/1/11629.html
+  source_date: "2024-11-01 (湖西市)"
+  confidence: high
+  status: active
+"""
+
+
+class Understood(Engine):
+    """The shipped engine, told what the understanding layers the lead is building (#13: the check-in,
+    the answer to its question, questions about the service, other languages' needs) will say about
+    the few messages of these conversations.  Everything else is the real engine: the language
+    detector, the router, the renderers, the Desk's memory and the channels.  A message answers the
+    bot's question only when the resident's context says the question was asked, as the real
+    follow-up layer will; without the question, "うん" is just a word.
+    """
+
+    SAID: dict[str, dict] = {
+        "何もかも面倒になった": {"check_in": True},
+        "ぜんぶ嫌になった": {"check_in": True},
+        "うん": {"answer": "yes"},
+        "はい": {"answer": "yes"},
+        "わからない": {"answer": "unsure"},
+        "そこまでじゃない": {"answer": "no"},
+        "これって記録されるの？": {"topic": "privacy", "help": True},
+        "Is this recorded?": {"topic": "privacy", "help": True},
+        "Công ty không trả lương cho tôi ba tháng rồi": {"need": "workplace_trouble"},
+        "Chủ không trả lương cho tôi": {"need": "workplace_trouble"},
+    }
+
+    def match(self, text: str, context: ResidentContext | None = None) -> Match:
+        from bot.types import Evidence, IntentScore
+
+        match = super().match(text, context)
+        said = dict(self.SAID.get(text.strip(), {}))
+        if "answer" in said and (context is None or context.asked != "suicide_check"):
+            return match
+        evidence = (Evidence(phrase=text, found=text, score=0.9, kind="example"),)
+        if said.pop("help", False):
+            said["intents"] = (IntentScore("help", 0.9, "meta", evidence),)
+        if "need" in said:
+            said["intents"] = (IntentScore(said.pop("need"), 0.9, "need", evidence),)
+        return replace(match, **said) if said else match
+
+
+def understood_engine(folder: Path) -> Understood:
+    """Understood over services.yaml and FOREIGN_LINES, copied into `folder`."""
+    catalogue = folder / "services.yaml"
+    catalogue.write_text((ROOT / "services.yaml").read_text(encoding="utf-8") + FOREIGN_LINES, encoding="utf-8")
+    return Understood.load(catalogue)

@@ -12,14 +12,17 @@ import logging
 import os
 import sys
 import threading
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+from bot.engine import router
 from bot.engine.areas import Areas
 from bot.engine.catalogue.aside import load_aside
 from bot.engine.catalogue.hours import TOKYO
 from bot.engine.catalogue.model import CATALOGUE_PATH, Catalogue, CatalogueError, load_catalogue
 from bot.engine.router import RouteOptions, route
+from bot.engine.understand import language
 from bot.engine.understand.intents import INTENTS_DIR, IntentSpec, load_intents
 from bot.engine.understand.matcher import Matcher
 from bot.engine.understand.models import load_understanding
@@ -54,8 +57,13 @@ class Engine:
     # -- routing ------------------------------------------------------------------------------
 
     def match(self, text: str, context: ResidentContext | None = None) -> Match:
-        """Every layer's reading of the message, one decision (understand/understanding.py)."""
-        return self.understanding.match(text, context)
+        """Every layer's reading of the message, in the resident's context (the question the bot asked
+        last), one decision (understand/understanding.py)."""
+        match = self.understanding.match(text, context)
+        if not match.language_why:
+            found = language.detect(text)
+            match = replace(match, language=found.language, lang=found.lang, language_why=found.why)
+        return match
 
     def route(
         self,
@@ -68,7 +76,7 @@ class Engine:
         now = now or datetime.now(TOKYO)
         context = context or ResidentContext()
         return route(
-            self.understanding.match(text, context),
+            self.match(text, context),
             context,
             now,
             self.catalogue,  # one reference read: a reload swaps it whole
@@ -82,6 +90,19 @@ class Engine:
         """Route needs already known (a "more" button, the 24-hour menu) without matching text."""
         return route(match, context, now or datetime.now(TOKYO), self.catalogue, self.areas, self.intents,
                      options or RouteOptions())
+
+    def route_choice(self, intent: str, context: ResidentContext, now: datetime | None = None) -> Referral | None:
+        """A need the resident chose from the choices offered (None: not a need the bot knows)."""
+        spec = self.intents.get(intent)
+        if spec is None or spec.tier == "meta":
+            return None
+        return self.route_match(router.chosen(intent, spec.tier, context), context, now)
+
+    def route_answer(self, value: str, context: ResidentContext, now: datetime | None = None) -> Referral | None:
+        """The check-in question answered by a button: "yes", "no" or "unsure"."""
+        if value not in ("yes", "no", "unsure"):
+            return None
+        return self.route_match(router.menu_match(context, answer=value), context, now)
 
     # -- catalogue ----------------------------------------------------------------------------
 

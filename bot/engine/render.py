@@ -1,98 +1,123 @@
 """A Referral as plain text: the reply the CLI, the console and Telegram show.
 
 Channel adapters with richer messages (LINE Flex) use the helpers here for the
-wording, so every channel says the same things in the same order.
+wording, so every channel says the same things in the same order.  Every fixed
+text comes from locales/<lang>.yaml (bot/engine/texts.py).
+
+`lang` below is a reply language, or "ja-easy+en": やさしい日本語 with English under
+it, for a resident whose language the bot does not write (Referral.notes "with_en").
+Texts are then given in both; labels, which must stay short, in English only.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from bot.engine.catalogue.model import CONFIRM_HOURS
-from bot.types import Referral, ServiceHit
+from bot.engine import texts
+from bot.engine.understand.language import NATIVE_NAMES, UNDETERMINED
+from bot.types import REPLY_LANGS, Referral, ServiceHit
 
-WEEKDAYS_JA = "月火水木金土日"
-WEEKDAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-
-TEXT = {
-    "ja": {
-        "not_counsellor": "わたしは相談員ではなく、相談先を案内するボットです。話を聞いてくれる人につながってください。",
-        "danger": "命の危険があるときは 119（救急）・110（警察）へ。",
-        "now": "今つながる相談先",
-        "more": "ほかの相談先",
-        "area_used": "{name}の窓口も含めています（地域を変えるときは市区町村名か郵便番号を送ってください）。",
-        "area_approx": "位置情報から一番近い役所の{name}として案内しています（おおよそです）。",
-        "ask_area": "お住まいの市区町村名か郵便番号を送ってもらえると、近くの窓口も案内できます。",
-        "open24": "24時間",
-        "open": "受付中",
-        "closed_next": "受付時間外・次は{when}",
-        "closed": "受付時間外",
-        "confirm": CONFIRM_HOURS,
-        "free": "無料",
-        "for": "対象",
-        "km": "約{km}km",
-    },
-    "en": {
-        "not_counsellor": "I am not a counsellor, only a bot that finds where to turn. Please reach a person who can listen.",
-        "danger": "If a life is in danger, call 119 (ambulance) or 110 (police).",
-        "now": "You can reach now",
-        "more": "More places to ask",
-        "area_used": "Including services for {name} (send a city name or postal code to change it).",
-        "area_approx": "Using {name}, the nearest municipal office to your location (approximate).",
-        "ask_area": "Send your city or postal code and I can add services near you.",
-        "open24": "24 hours",
-        "open": "open now",
-        "closed_next": "closed now, opens {when}",
-        "closed": "closed now",
-        "confirm": "Please check the hours on the official website.",
-        "free": "free",
-        "for": "for",
-        "km": "about {km} km",
-    },
-}
+BOTH = "ja-easy+en"
+CRISIS_INTENTS = ("suicide_risk", "emergency")
+_JAPANESE_PUNCTUATION = ("ja", "ja-easy", "zh", BOTH)  # （・） rather than ( , )
 
 
-def t(lang: str, key: str, **kw) -> str:
-    return TEXT["en" if lang == "en" else "ja"][key].format(**kw)
+def shown_lang(referral: Referral) -> str:
+    """The language the reply is written in, "ja-easy+en" when English goes with it."""
+    return BOTH if "with_en" in referral.notes else referral.lang
+
+
+def t(lang: str, key: str, **kw: object) -> str:
+    """A fixed text; in both languages, one under the other, for "ja-easy+en"."""
+    if lang == BOTH:
+        return texts.say("ja-easy", key, **kw) + "\n" + texts.say("en", key, **kw)
+    return texts.say(lang, key, **kw)
+
+
+def label(lang: str, key: str) -> str:
+    """A button's label: short, so in one language (English for "ja-easy+en")."""
+    return texts.say("en" if lang == BOTH else lang, key)
+
+
+def _one(lang: str) -> str:
+    return "en" if lang == BOTH else lang
+
+
+def short(lang: str, key: str, **kw: object) -> str:
+    """A word or two of a service's details: "24時間 / 24 hours" for "ja-easy+en"."""
+    if lang == BOTH:
+        return " / ".join(texts.say(x, key, **kw) for x in ("ja-easy", "en"))
+    return texts.say(lang, key, **kw)
 
 
 def when(dt: datetime, lang: str) -> str:
-    if lang == "en":
-        return f"{WEEKDAYS_EN[dt.weekday()]} {dt.month}/{dt.day} {dt:%H:%M}"
-    return f"{dt.month}/{dt.day}({WEEKDAYS_JA[dt.weekday()]}) {dt:%H:%M}"
+    lang = "ja-easy" if lang == BOTH else lang
+    weekday = texts.weekdays(lang)[dt.weekday()]
+    return texts.say(lang, "reply.when", month=dt.month, day=dt.day, weekday=weekday, time=f"{dt:%H:%M}")
 
 
 def status(hit: ServiceHit, lang: str) -> str:
     """Open-now badge or next opening; unknown hours are never shown as open."""
     if hit.open_now is None:
-        return t(lang, "confirm")
-    if hit.always_open:
-        return t(lang, "open24")
-    if hit.open_now:
-        return t(lang, "open")
-    if hit.next_open:
-        return t(lang, "closed_next", when=when(hit.next_open, lang))
-    return t(lang, "closed")
+        key = "reply.confirm"
+    elif hit.always_open:
+        key = "reply.open24"
+    elif hit.open_now:
+        key = "reply.open"
+    elif hit.next_open:
+        if lang == BOTH:
+            return " / ".join(texts.say(x, "reply.closed_next", when=when(hit.next_open, x)) for x in ("ja-easy", "en"))
+        return t(lang, "reply.closed_next", when=when(hit.next_open, lang))
+    else:
+        key = "reply.closed"
+    return short(lang, key)
 
 
 def name(hit: ServiceHit, lang: str) -> str:
-    return (hit.name_en or hit.name) if lang == "en" else hit.name
+    """The service's Japanese name (it is what one says on the phone), with its name in the resident's
+    language where the catalogue gives one: "よりそいホットライン (Yorisoi Hotline)"."""
+    if lang == "ja" or lang == "ja-easy":
+        return hit.name
+    other = hit.name_local or hit.name_en
+    return f"{hit.name} ({other})" if other and other != hit.name else hit.name
 
 
 def contact(hit: ServiceHit) -> str:
     return hit.phone or hit.line_url or hit.url or ""
 
 
-def service_line(hit: ServiceHit, lang: str) -> str:
+def own_language(referral: Referral) -> str:
+    """The resident's own language, as the reply's lines were ordered by (router.own_language)."""
+    language = referral.match.language
+    if language and language not in ("ja", "ja-easy", UNDETERMINED):
+        return language
+    return referral.lang
+
+
+def speaks(hit: ServiceHit, referral: Referral) -> str | None:
+    """「ベトナム語で相談できます」 for a line that speaks the resident's own language (not Japanese)."""
+    own = own_language(referral)
+    if own in ("ja", "ja-easy") or own not in hit.languages:
+        return None
+    language = texts.language_name(own) if own in REPLY_LANGS else NATIVE_NAMES.get(own, own)
+    return t(_one(shown_lang(referral)), "reply.speaks", language=language)
+
+
+def service_line(hit: ServiceHit, lang: str, badge: str | None = None) -> str:
     bits = [name(hit, lang)]
     if contact(hit):
         bits.append(contact(hit))
-    detail = [status(hit, lang)]
+    detail = [status(hit, lang).rstrip("。.")]
     if hit.free == "yes":
-        detail.append(t(lang, "free"))
+        detail.append(short(lang, "reply.free"))
     if hit.distance_km is not None:
-        detail.append(t(lang, "km", km=hit.distance_km))
-    line = " ".join(bits) + "（" + "・".join(detail) + "）" if lang == "ja" else " ".join(bits) + " (" + ", ".join(detail) + ")"
+        detail.append(short(lang, "reply.km", km=hit.distance_km))
+    if badge:
+        detail.append(badge)
+    if lang in _JAPANESE_PUNCTUATION:
+        line = " ".join(bits) + "（" + "・".join(detail) + "）"
+    else:
+        line = " ".join(bits) + " (" + ", ".join(detail) + ")"
     if hit.open_now is not None and not hit.always_open and hit.hours_text:
         line += f"\n   {hit.hours_text}"
     if hit.phone and hit.url and hit.kind not in ("web",):
@@ -101,31 +126,81 @@ def service_line(hit: ServiceHit, lang: str) -> str:
 
 
 def area_line(referral: Referral) -> str | None:
-    lang = referral.lang
+    lang = shown_lang(referral)
     if referral.area is not None:
-        key = "area_approx" if referral.area.approximate else "area_used"
+        key = "reply.area_approx" if referral.area.approximate else "reply.area_used"
         return t(lang, key, name=referral.area.name)
     if referral.ask_area:
-        return t(lang, "ask_area")
+        return t(lang, "reply.ask_area")
     return None
 
 
-def render_text(referral: Referral) -> str:
-    lang = referral.lang
+def leads_with_lines(referral: Referral) -> bool:
+    """A crisis, or the check-in question: the 24-hour lines come before anything else."""
+    return referral.crisis or referral.asks == "suicide_check"
+
+
+def crisis_lines(referral: Referral) -> list[ServiceHit]:
+    return [h for h in referral.services if h.intent in CRISIS_INTENTS] if leads_with_lines(referral) else []
+
+
+def heading(lang: str, key: str) -> str:
+    text = t(lang, key).replace("\n", " / ")
+    return f"【{text}】" if lang in _JAPANESE_PUNCTUATION else f"[{text}]"
+
+
+def privacy(lang: str, stored_days: int | None = None) -> str:
+    """The privacy notice; `stored_days` when STORE_MESSAGES keeps message text that long."""
+    def one(x: str) -> str:
+        kept = (texts.say(x, "privacy.kept_nothing") if stored_days is None
+                else texts.say(x, "privacy.kept_days", days=stored_days))
+        return texts.say(x, "privacy.notice", kept=kept)
+    return one("ja-easy") + "\n\n" + one("en") if lang == BOTH else one(lang)
+
+
+def choice_labels(referral: Referral) -> list[tuple[str, str]]:
+    """(intent id, label) of the needs offered when the bot is unsure."""
+    lang = shown_lang(referral)
+    return [(i, label(lang, f"need.{i}")) for i in referral.choices]
+
+
+def closing(referral: Referral, stored_days: int | None = None) -> list[str]:
+    """What follows the services: the FAQ's privacy notice, the check-in question, the offer of やさしい日本語."""
+    lang = shown_lang(referral)
+    out = []
+    if referral.faq == "privacy":
+        out.append(privacy(lang, stored_days))
+    if referral.asks == "suicide_check":
+        out.append(t(lang, "checkin.question"))
+    if "offer_easy" in referral.notes:
+        out.append(t(lang, "chat.offer_easy"))
+    return out
+
+
+def render_text(referral: Referral, stored_days: int | None = None) -> str:
+    lang = shown_lang(referral)
     out = [referral.opening] if referral.opening else []
-    if referral.crisis:
-        out.append(t(lang, "not_counsellor"))
-    crisis_hits = [h for h in referral.services if h.intent in ("suicide_risk", "emergency")] if referral.crisis else []
-    rest = [h for h in referral.services if h not in crisis_hits]
-    if crisis_hits:
-        out.append(f"【{t(lang, 'now')}】" if lang == "ja" else f"[{t(lang, 'now')}]")
-        out += [f"📞 {service_line(h, lang)}" for h in crisis_hits]
+    if leads_with_lines(referral):
+        out.append(t(lang, "reply.not_counsellor"))
+    lines = crisis_lines(referral)
+    rest = [h for h in referral.services if h not in lines]
+    if lines:
+        out.append(heading(lang, "reply.now"))
+        out += [f"📞 {service_line(h, lang, speaks(h, referral))}" for h in lines]
+    if referral.choices:
+        out.append(t(lang, "unsure.choose") + "\n" + "\n".join(
+            f"{n}. {text}" for n, (_, text) in enumerate(choice_labels(referral), 1)))
+        if rest:
+            out.append(t(lang, "unsure.line"))
     if rest:
-        if crisis_hits:
-            out.append(f"【{t(lang, 'more')}】" if lang == "ja" else f"[{t(lang, 'more')}]")
-        out += [f"・{service_line(h, lang)}" for h in rest]
-    if referral.services and (line := area_line(referral)):
+        if lines:
+            out.append(heading(lang, "reply.more"))
+        out += [f"・{service_line(h, lang, speaks(h, referral))}" for h in rest]
+    if referral.services and not referral.choices and (line := area_line(referral)):
         out.append(line)
-    if referral.crisis or any(s.tier == "crisis" for s in referral.intents):
-        out.append(t(lang, "danger"))
+    if leads_with_lines(referral) or any(s.tier == "crisis" for s in referral.intents):
+        out.append(t(lang, "reply.danger"))
+    if leads_with_lines(referral):
+        out.append(t(lang, "reply.emergency_explain"))
+    out += closing(referral, stored_days)
     return "\n".join(out)

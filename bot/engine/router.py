@@ -14,11 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.engine import texts
 from bot.engine.areas import Areas, haversine
 from bot.engine.catalogue.model import Catalogue, Service
 from bot.engine.offices import OFFICES
 from bot.engine.understand.intents import IntentSpec
-from bot.types import Area, Match, Referral, ResidentContext, ServiceHit
+from bot.engine.understand.language import UNDETERMINED
+from bot.types import Area, Evidence, IntentScore, Lang, Match, Referral, ResidentContext, ServiceHit
 
 CONFIDENCE_RANK = {"high": 0, "medium": 1, "low": 2, "incomplete": 3, "not-standing": 4}
 KIND_RANK = {"phone": 0, "sns": 1, "chat": 2, "centre": 3, "place": 4, "web": 5}
@@ -27,6 +29,14 @@ GENERAL_LINE = "yorisoi_hotline"  # the general 24-hour line offered with meta r
 MAX_NEEDS = 3
 CRISIS_LINES = 4
 MAX_LOCATION_KM = 60
+MAX_CHOICES = 6  # needs offered as quick replies when the bot is unsure
+# Offered after what a message hinted at, when unsure: the needs residents bring most (the national
+# plan's own order of concerns), so that one tap reaches most of them.
+COMMON_NEEDS = ("mental_health", "loneliness", "financial_hardship", "workplace_trouble", "housing",
+                "caregiver_burden", "legal_trouble", "child_youth_trouble")
+CHECKIN_NEED = "mental_health"  # answered after "no, not that far" to the check-in question
+# Lines a resident in crisis may reach in their own language, after the 24-hour lines.
+LANGUAGE_LINE_INTENTS = ("suicide_risk", "mental_health", "loneliness")
 
 
 @dataclass(frozen=True)
@@ -44,7 +54,9 @@ def route(
     intents: dict[str, IntentSpec],
     options: RouteOptions = RouteOptions(),
 ) -> Referral:
-    lang = context.lang or match.lang
+    lang = reply_lang(match, context)
+    english = with_english(context, lang)
+    own = own_language(match, context, lang)
     area = _area(match, context, areas)
     picked: dict[str, ServiceHit] = {}
 
@@ -52,53 +64,135 @@ def route(
         if hit.service_id not in picked:
             picked[hit.service_id] = hit
 
+    def say(key: str) -> str:
+        return texts.say(lang, key) + ("\n" + texts.say("en", key) if english else "")
+
     crisis_ids = [s.id for s in match.intents if s.tier == "crisis" and any(not e.negated for e in s.evidence)]
     emergency = match.crisis and "emergency" in crisis_ids
-    if match.crisis:
-        for hit in _crisis_block(catalogue, now, emergency, area, areas):
+    # The answer to "are you thinking of dying?": yes or unsure is a crisis, whatever else the words say.
+    answer = match.answer if match.answer in ("yes", "no", "unsure") else None
+    crisis = match.crisis or answer in ("yes", "unsure")
+    check_in = match.check_in and not crisis and answer is None
+    unsure = (match.unsure or _top(match) == "out_of_scope") and not crisis and not check_in and answer is None
+    if crisis or check_in:
+        for hit in _crisis_block(catalogue, now, emergency, area, areas, own):
             add(hit)
 
     needs = [s for s in match.intents if s.tier == "need"][:MAX_NEEDS]
+    if answer == "no" and not needs:
+        needs = [IntentScore(CHECKIN_NEED, 1.0, "need")]
+    if unsure:
+        needs = []  # not sure what they need: ask, and show one 24-hour line meanwhile
     for rank, need in enumerate(needs):
         quota = options.per_need + (1 if rank == 0 else 0)
-        for hit in _for_need(need.id, catalogue, now, area, context, areas, lang, limit=quota):
+        for hit in _for_need(need.id, catalogue, now, area, context, areas, own, limit=quota):
             add(hit)
 
-    top = match.intents[0].id if match.intents else "out_of_scope"
-    if not match.crisis and not needs:
-        general = catalogue.get(GENERAL_LINE)
-        if general and top in ("thanks", "out_of_scope", "help"):
-            add(_hit(general, top, now, "the general 24-hour line, offered with every reply"))
-    elif (
-        not match.crisis
-        and not any(h.always_open for h in picked.values())
-        and any(s.tier == "crisis" for s in match.intents)
+    top = _top(match)
+    general = catalogue.get(GENERAL_LINE)
+    if not crisis and not check_in and general and (
+        unsure or answer == "no"
+        or (not needs and top in ("thanks", "out_of_scope", "help"))
+        or (any(s.tier == "crisis" for s in match.intents) and not any(h.always_open for h in picked.values()))
     ):
-        # Safety net: a negated crisis phrase still gets one 24-hour line.
-        general = catalogue.get(GENERAL_LINE)
-        if general:
-            add(_hit(general, "suicide_risk", now, "safety net: a crisis phrase was present but negated"))
+        # Never a reply without a line open all night: the general 24-hour line (after a "no" to the
+        # check-in, when unsure, with meta replies, and as a safety net for a negated crisis phrase).
+        why = ("safety net: a crisis phrase was present but negated" if needs and answer is None
+               else "the general 24-hour line, offered with every reply")
+        add(_hit(general, "suicide_risk" if needs else top, now, why))
 
-    services = tuple(picked.values())[: options.limit + (2 if match.crisis else 0)]
-    opening_id = ("emergency" if emergency else crisis_ids[0]) if match.crisis and crisis_ids else top
-    spec = intents.get(opening_id)
-    opening = spec.opening(lang) if spec else ""
-    local_needed = bool(needs) and area is None
+    services = tuple(picked.values())[: options.limit + (3 if crisis or check_in else 0)]
+    choices: tuple[str, ...] = ()
+    faq = None
     notes = []
-    if match.crisis:
+    if answer is not None:
+        opening = say({"yes": "checkin.if_yes", "unsure": "checkin.if_unsure", "no": "checkin.if_no"}[answer])
+    elif crisis:
+        opening = say("opening." + ("emergency" if emergency else crisis_ids[0] if crisis_ids else "suicide_risk"))
+    elif check_in:
+        opening = say("checkin.opening")
+    elif match.topic and not needs and texts.has(lang, f"faq.{match.topic}"):
+        faq = match.topic
+        opening = say(f"faq.{match.topic}")
+    elif unsure:
+        opening = say("unsure.opening" if match.unsure else "opening.out_of_scope")
+        choices = _choices(match)
+    else:
+        opening = say(f"opening.{top}") if texts.has(lang, f"opening.{top}") else ""
+    if crisis or check_in:
         notes.append("not_counsellor")
+    if english:
+        notes.append("with_en")
+    if (match.language == "ja-easy" and lang == "ja" and context.lang is None and context.last_lang != "ja"
+            and not (crisis or check_in or answer)):
+        notes.append("offer_easy")  # once: to a resident not yet answered in Japanese, and never in a crisis
     return Referral(
         match=match,
-        crisis=match.crisis,
+        crisis=crisis,
         emergency=emergency,
         opening=opening,
         services=services,
         lang=lang,
         at=now,
         area=area,
-        ask_area=local_needed,
+        ask_area=bool(needs) and area is None and not unsure,
         notes=tuple(notes),
+        choices=choices,
+        asks="suicide_check" if check_in else None,
+        faq=faq,
     )
+
+
+def menu_match(context: ResidentContext, intents: tuple[IntentScore, ...] = (), crisis: bool = False,
+               why: str = "", answer: str | None = None) -> Match:
+    """A Match for a button (no text to read): the reply is in the resident's language, as reply_lang reads it."""
+    return Match(text="", readings="", intents=intents, crisis=crisis, crisis_why=why,
+                 lang=context.last_lang or "ja", language=UNDETERMINED, language_why="a button: no text",
+                 answer=answer)
+
+
+def chosen(intent: str, tier: str, context: ResidentContext) -> Match:
+    """The need a resident chose from the choices offered, as if the message had said it plainly."""
+    evidence = (Evidence(phrase="", found="", score=1.0, kind="menu"),)
+    return menu_match(context, (IntentScore(intent, 1.0, tier, evidence),), crisis=tier == "crisis",  # type: ignore[arg-type]
+                      why=f"chose {intent} from the choices offered")
+
+
+def reply_lang(match: Match, context: ResidentContext) -> Lang:
+    """The resident's choice; else the message's language; else (too short to tell) the last reply's."""
+    if context.lang:
+        return context.lang
+    if match.language == UNDETERMINED and context.last_lang:
+        return context.last_lang
+    return match.lang
+
+
+def with_english(context: ResidentContext, lang: str) -> bool:
+    """やさしい日本語 the resident did not choose stands for a language we do not write: English goes with it."""
+    return lang == "ja-easy" and context.lang != "ja-easy"
+
+
+def own_language(match: Match, context: ResidentContext, lang: str) -> str:
+    """The language the lines shown first should speak: the resident's own, where it is not Japanese."""
+    message = context.last_lang if match.language == UNDETERMINED else match.language
+    for code in (context.lang, message):
+        if code and code not in ("ja", "ja-easy", UNDETERMINED):
+            return code
+    return lang
+
+
+def _top(match: Match) -> str:
+    return match.intents[0].id if match.intents else "out_of_scope"
+
+
+def _choices(match: Match) -> tuple[str, ...]:
+    """The needs to offer when unsure: those the message hinted at, then the commonest."""
+    hinted = [s.id for s in match.intents if s.tier in ("crisis", "need")]
+    out: list[str] = []
+    for need in (*hinted, *COMMON_NEEDS):
+        if need not in out:
+            out.append(need)
+    return tuple(out[:MAX_CHOICES])
 
 
 def _area(match: Match, context: ResidentContext, areas: Areas) -> Area | None:
@@ -138,16 +232,26 @@ def _hit(s: Service, intent: str, now: datetime, why: str, distance: float | Non
         distance_km=round(distance, 1) if distance is not None else None,
         name_en=s.name_en,
         address=s.address,
+        languages=s.languages,
+        name_local=s.name_local,
     )
 
 
-def _crisis_block(catalogue: Catalogue, now: datetime, emergency: bool, area: Area | None, areas: Areas):
-    """24-hour lines open now, led by 119/110 when life is at risk now."""
-    emergency_hits = [
-        _hit(s, "emergency", now, "life at risk: emergency number")
-        for sid in EMERGENCY_IDS
-        if (s := catalogue.get(sid))
-    ]
+def _speaks(s: Service, own: str) -> int:
+    """0: the line speaks the resident's own language; 1: by an interpreter; 2: not that we know."""
+    if own in s.languages:
+        return 0
+    if own == "ja-easy":
+        return 1 if "ja" in s.languages else 2
+    return 1 if own != "ja" and "multi" in s.languages else 2
+
+
+def _crisis_block(catalogue: Catalogue, now: datetime, emergency: bool, area: Area | None, areas: Areas,
+                  own: str = "ja"):
+    """24-hour lines open now, led by 119/110 when life is at risk now; then one line in the resident's
+    own language where the catalogue has one (open now first)."""
+    emergency_hits = [_hit(s, "emergency", now, "life at risk: emergency number")
+                      for sid in EMERGENCY_IDS if (s := _emergency_line(catalogue, sid, own))]
     candidates = list(catalogue.national.get("suicide_risk", ()))
     if area is not None:
         candidates += catalogue.covering("suicide_risk", areas.chain(area.code))
@@ -158,20 +262,52 @@ def _crisis_block(catalogue: Catalogue, now: datetime, emergency: bool, area: Ar
     open_lines = [_hit(s, "suicide_risk", now, "crisis: open now" + (", 24 hours" if s.always_open else ""))
                   for s in lines[:CRISIS_LINES]]
     open_chats = [_hit(s, "suicide_risk", now, "crisis: chat open now") for s in chats[:1]]
+    own_line = _own_language_line(catalogue, now, area, areas, own, {h.service_id for h in open_lines})
     if emergency:
-        return emergency_hits + open_lines + open_chats
-    return open_lines + open_chats + emergency_hits[:1]
+        return emergency_hits + open_lines + own_line + open_chats
+    return open_lines + own_line + open_chats + emergency_hits[:1]
+
+
+def _emergency_line(catalogue: Catalogue, sid: str, own: str) -> Service | None:
+    """110 or 119; for a resident of another language, the entry that says it has interpreters, if any."""
+    plain = catalogue.get(sid)
+    if plain is None or own in ("ja", "ja-easy"):
+        return plain
+    same = [s for s in catalogue.by_intent.get("emergency", ()) if s.phone == plain.phone and s.status == "active"
+            and _speaks(s, own) < 2]
+    return min(same, key=lambda s: (_speaks(s, own), s.id)) if same else plain
+
+
+def _own_language_line(catalogue: Catalogue, now: datetime, area: Area | None, areas: Areas, own: str,
+                       shown: set[str]) -> list[ServiceHit]:
+    """One line that speaks the resident's own language, for a crisis; none for Japanese."""
+    if own in ("ja", "ja-easy"):
+        return []
+    chain = areas.chain(area.code) if area is not None else []
+    found: dict[str, Service] = {}
+    for intent in LANGUAGE_LINE_INTENTS:
+        for s in (*catalogue.national.get(intent, ()), *catalogue.covering(intent, chain)):
+            if s.status == "active" and s.phone and own in s.languages and s.id not in shown:
+                found.setdefault(s.id, s)
+    if not found:
+        return []
+
+    def order(s: Service) -> tuple:
+        open_now = s.hours.is_open(now) if s.hours_certain else None
+        return (0 if open_now else 1 if open_now is None else 2, CONFIDENCE_RANK[s.confidence], s.id)
+
+    best = min(found.values(), key=order)
+    return [_hit(best, "suicide_risk", now, f"crisis: a line that speaks {own}")]
 
 
 def _for_need(intent: str, catalogue: Catalogue, now: datetime, area: Area | None, context: ResidentContext,
-              areas: Areas, lang: str, limit: int | None = None) -> list[ServiceHit]:
+              areas: Areas, own: str, limit: int | None = None) -> list[ServiceHit]:
     """The services for one need, best first; only the first `limit` are made into hits."""
     def quality(s: Service) -> tuple:
         open_now = s.hours.is_open(now) if s.hours_certain else None
         open_rank = 0 if open_now else (1 if open_now is None else 2)
-        # A line for speakers of other languages comes after those in the resident's own.
-        speaks = 0 if lang in s.languages or (lang != "ja" and "multi" in s.languages) else 1
-        return (speaks, open_rank, CONFIDENCE_RANK[s.confidence], KIND_RANK.get(s.kind, 9), s.id)
+        # Lines that speak the resident's own language first, then those with interpreters.
+        return (_speaks(s, own), open_rank, CONFIDENCE_RANK[s.confidence], KIND_RANK.get(s.kind, 9), s.id)
 
     local: list[tuple[tuple, Service, str, float | None]] = []  # (order, service, why, distance)
     if area is not None:
@@ -197,7 +333,7 @@ def _for_need(intent: str, catalogue: Catalogue, now: datetime, area: Area | Non
     national.sort(key=lambda x: x[0])
     picked: list[ServiceHit | tuple[tuple, Service, str, float | None]] = list(local)
     if area is not None and not any(areas.level(s.area, area.code) in (0, 1) for _, s, _, _ in local):
-        fallback = _official_site(intent, area, areas, lang)
+        fallback = _official_site(intent, area, areas)
         if fallback:
             picked.append(fallback)
     picked += national
@@ -208,7 +344,7 @@ def _for_need(intent: str, catalogue: Catalogue, now: datetime, area: Area | Non
     return hits[:limit]
 
 
-def _official_site(intent: str, area: Area, areas: Areas, lang: str) -> ServiceHit | None:
+def _official_site(intent: str, area: Area, areas: Areas) -> ServiceHit | None:
     """No entry for this town: its official website, and which office to ask for."""
     place = areas.get(area.code)
     if place is None or not place.url:

@@ -97,6 +97,34 @@ def weekdays(lang: str) -> list[str]:
     return days.split() if " " in days else list(days)
 
 
+# Telegram's language_code and what residents type after /lang, for each reply language.
+_NAMES = {
+    "ja": ("ja", "jp", "japanese", "日本語", "にほんご"),
+    "ja-easy": ("ja-easy", "easy", "yasashii", "やさしい日本語", "やさしいにほんご", "やさしい"),
+    "en": ("en", "english", "英語"), "zh": ("zh", "cn", "chinese", "中文", "简体中文", "中国語"),
+    "vi": ("vi", "vn", "vietnamese", "tiếng việt", "tieng viet", "ベトナム語"),
+    "ko": ("ko", "kr", "korean", "한국어", "韓国語"), "tl": ("tl", "fil", "tagalog", "filipino", "タガログ語"),
+    "pt": ("pt", "br", "portuguese", "português", "portugues", "ポルトガル語"),
+    "ne": ("ne", "np", "nepali", "नेपाली", "ネパール語"), "id": ("id", "in", "indonesian", "bahasa indonesia",
+                                                            "bahasa", "インドネシア語"),
+}
+
+
+def lang_named(given: str) -> str | None:
+    """The reply language a resident (or Telegram's language_code) names: "vi", "pt-BR", "Tiếng Việt"."""
+    given = given.strip().lower().replace("_", "-")
+    if not given:
+        return None
+    for code, names in _NAMES.items():
+        if given in names:
+            return code
+    base = given.split("-")[0]
+    for code, names in _NAMES.items():
+        if base in names:
+            return code
+    return None
+
+
 # -- the check ----------------------------------------------------------------------------------
 
 

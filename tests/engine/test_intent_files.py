@@ -27,9 +27,13 @@ def test_the_shipped_taxonomy_copy_matches_the_shared_one():
     assert SPECS[0].read_text(encoding="utf-8") == SPECS[1].read_text(encoding="utf-8")
 
 
-def test_every_need_has_phrases_examples_and_an_opening_line():
+def test_every_need_has_phrases_examples_and_an_opening_line_in_every_language():
+    from bot.engine import texts
+    from bot.types import REPLY_LANGS
+
     for spec in load_intents(INTENTS_DIR).values():
-        assert spec.opening_ja and spec.opening_en, spec.id
+        assert all(texts.has(lang, f"opening.{spec.id}") and texts.has(lang, f"need.{spec.id}")
+                   for lang in REPLY_LANGS), spec.id
         if spec.tier != "meta":
             assert len(spec.phrases) >= 15, spec.id
             assert len(spec.examples) >= 8, spec.id

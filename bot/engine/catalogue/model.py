@@ -26,7 +26,7 @@ CONFIDENCE = ("high", "medium", "low", "incomplete", "not-standing")
 STATUS = ("active", "paused", "ended")
 REQUIRED = ("id", "name", "kind", "intents", "area", "source_url", "source_date", "confidence", "status")
 FIELDS = set(REQUIRED) | {
-    "name_en", "phone", "phone_alt", "url", "line_url", "hours", "hours_text", "free", "for_whom",
+    "name_en", "name_local", "phone", "phone_alt", "url", "line_url", "hours", "hours_text", "free", "for_whom",
     "languages", "address", "lat", "lon", "checked", "notes", "excludes",
 }
 # 0120-279-338, 0570-078374, 0800-100-2707, 090-1234-5678; #8891; 110/119/189/188
@@ -48,6 +48,7 @@ class Service:
     status: str
     hours: Hours
     name_en: str | None = None
+    name_local: str | None = None  # its name in another language, as its source gives it (issue 16)
     phone: str | None = None
     phone_alt: tuple[tuple[str, str], ...] = ()
     url: str | None = None
@@ -310,6 +311,7 @@ def load_catalogue(
                 status=one(raw["status"]),
                 hours=hours,
                 name_en=raw.get("name_en"),
+                name_local=raw.get("name_local"),
                 phone=str(raw["phone"]) if raw.get("phone") is not None else None,
                 phone_alt=tuple(
                     (str(a.get("number")), str(a.get("note", ""))) for a in raw.get("phone_alt") or [] if isinstance(a, dict)

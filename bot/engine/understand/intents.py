@@ -1,10 +1,10 @@
 """The needs the bot knows: intents/*.yaml, one file per taxonomy id.
 
-Each file gives labels, the reply's opening line, and the phrases residents
-use: `keywords` (one is enough), `weak` (suggestive only) and `examples`
-(whole messages, compared by their content words); `training` holds many more
-whole messages, in Japanese and eleven other languages, that only the learned
-layers read (surface.py, semantic.py).
+Each file gives labels and the phrases residents use: `keywords` (one is
+enough), `weak` (suggestive only) and `examples` (whole messages, compared by
+their content words); `training` holds many more whole messages, in Japanese
+and eleven other languages, that only the learned layers read (surface.py,
+semantic.py).  What the bot says for each need is in locales/*.yaml.
 """
 
 from __future__ import annotations
@@ -35,8 +35,6 @@ class IntentSpec:
     tier: Tier
     ja: str
     en: str
-    opening_ja: str
-    opening_en: str
     phrases: tuple[PhraseSpec, ...]
     examples: tuple[str, ...]
     path: str = ""
@@ -46,9 +44,6 @@ class IntentSpec:
 
     def label(self, lang: str) -> str:
         return self.en if lang == "en" else self.ja
-
-    def opening(self, lang: str) -> str:
-        return self.opening_en if lang == "en" else self.opening_ja
 
 
 class IntentError(ValueError):
@@ -77,7 +72,6 @@ def load_intent(path: Path) -> IntentSpec:
         raise IntentError(f"{where}: not an intent file (needs id)")
     if data.get("tier") not in TIERS:
         raise IntentError(f"{where}: tier must be one of {', '.join(TIERS)}")
-    opening = data.get("opening") or {}
     phrases = _phrases(data.get("keywords"), "keyword", 1.0, where)
     phrases += _phrases(data.get("weak"), "weak", WEAK_WEIGHT, where)
     return IntentSpec(
@@ -85,8 +79,6 @@ def load_intent(path: Path) -> IntentSpec:
         tier=data["tier"],
         ja=str(data.get("ja", "")),
         en=str(data.get("en", "")),
-        opening_ja=str(opening.get("ja", "")),
-        opening_en=str(opening.get("en", "")),
         phrases=tuple(phrases),
         examples=tuple(str(e) for e in data.get("examples") or []),
         path=where,
