@@ -19,29 +19,28 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Literal, TypeVar
 
 from sqlalchemy import Connection
 
 from bot.engine import Engine, router
+from bot.engine.render import BOTH
+from bot.engine.understand.language import detect
 from bot.service.limits import Decision, Limiter
 from bot.service.metrics import Metrics
 from bot.service.privacy import Hasher
-from bot.service.store import RESIDENT_BUCKETS, CheckIn, Resident, Store, Unavailable
-from bot.types import Area, Evidence, IntentScore, Lang, Match, Referral, ResidentContext
+from bot.service.store import ASKED_FOR, RESIDENT_BUCKETS, CheckIn, Resident, Store, Unavailable, utcnow
+from bot.types import REPLY_LANGS, Area, Evidence, IntentScore, Lang, Referral, ResidentContext
 
 log = logging.getLogger("bot.channels")
 
 # Areas the resident named in a message (not guessed from a location) are remembered.
 NAMED = ("text", "postal", "code")
-_LATIN = re.compile(r"[A-Za-z]")
-_KANA_KANJI = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 PAGE = 10  # services per "more" page
 DESK_THREADS = 4  # matching holds the GIL: more threads only wait for it; a few cover database waits
 MAX_TEXT = 5000  # characters of a message read at all (LINE's own limit; the matcher reads fewer)
@@ -70,17 +69,25 @@ class Answer:
         return r is not None and self.learned is not None and not r.crisis and not any(i.tier == "need" for i in r.intents)
 
 
-def context_of(row: Resident | None) -> ResidentContext:
-    """What is remembered of a resident, as the router takes it (a new resident: nothing)."""
+def context_of(row: Resident | None, now: datetime | None = None) -> ResidentContext:
+    """What is remembered of a resident, as the router takes it (a new resident: nothing).  The question
+    the bot asked is read back for ASKED_FOR only."""
     if row is None:
         return ResidentContext()
-    lang: Lang | None = row.lang if row.lang in ("ja", "en") else None  # type: ignore[assignment]
-    return ResidentContext(area=row.area, lat=row.lat, lon=row.lon, lang=lang)
+    lang = row.lang if row.lang in REPLY_LANGS else None
+    last = row.last_lang if row.last_lang in REPLY_LANGS else None
+    asked = None
+    if row.asked == "suicide_check" and row.asked_at is not None:
+        at = row.asked_at if row.asked_at.tzinfo else row.asked_at.replace(tzinfo=UTC)  # SQLite keeps no zone
+        if timedelta(0) <= (now or utcnow()) - at <= ASKED_FOR:
+            asked = row.asked
+    return ResidentContext(area=row.area, lat=row.lat, lon=row.lon, lang=lang, asked=asked,  # type: ignore[arg-type]
+                           last_lang=last)  # type: ignore[arg-type]
 
 
-def guess_lang(text: str) -> Lang:
-    """English when a message is written in Latin letters without any Japanese."""
-    return "en" if _LATIN.search(text) and not _KANA_KANJI.search(text) else "ja"
+def remembered(referral: Referral) -> dict[str, object]:
+    """What a reply leaves in the resident's row: its language, and the question it asked (or none)."""
+    return {"last_lang": referral.lang, "asked": referral.asks, "asked_at": utcnow() if referral.asks else None}
 
 
 @dataclass
@@ -148,9 +155,14 @@ class Desk:
     def context(self, key: str | None) -> ResidentContext:
         return context_of(self._read("resident read", lambda: self.store.resident(key), None) if key else None)
 
-    def lang(self, key: str | None, text: str = "") -> Lang:
-        """The language to answer in: the resident's choice, else the message's, else Japanese."""
-        return self.context(key).lang or guess_lang(text)
+    def lang(self, key: str | None, text: str = "") -> str:
+        """The language to write in (besides a referral): the resident's choice, else the language of the
+        last reply, else the message's; "ja-easy+en" for a language the bot does not write."""
+        context = self.context(key)
+        if context.lang:
+            return context.lang
+        lang = context.last_lang or detect(text).lang
+        return BOTH if lang == "ja-easy" else lang
 
     @property
     def kept_days(self) -> int | None:
@@ -192,10 +204,10 @@ class Desk:
         arrival = self.arrive(channel, key, event_id)
         if not arrival.first:
             return Answer(None, repeat=True)
-        match = self.engine.match(text, arrival.context)
+        context = arrival.context
+        match = self.engine.match(text, context)
         if arrival.admitted != "ok" and not match.crisis:
             return Answer(None, slow_down=arrival.admitted == "warn")
-        context = arrival.context
         referral = self.engine.route_match(match, context, now)
         area, learned = referral.area, None
         if key and area is not None and area.how in NAMED and area.code != context.area:
@@ -203,47 +215,63 @@ class Desk:
         needs = [i.id for i in referral.intents[:3]]
         # One transaction: the resident seen (with the area they named) and the anonymous log row.
         self._write("referral log", lambda: self.store.record(channel, key, needs, area.code if area else None,
-                                                              referral.crisis, learned.code if learned else None))
+                                                              referral.crisis, learned.code if learned else None,
+                                                              remembered(referral)))
         if self.store_messages and key:
             self._write("stored message", lambda: self.store.keep_message(key, channel, text, needs))
         self.metrics.referral(channel, needs, referral.crisis)
         return Answer(referral, learned)
 
-    def more(self, key: str | None, data: dict[str, str], lang: Lang, now: datetime | None = None) -> Referral | None:
+    def more(self, key: str | None, data: dict[str, str], now: datetime | None = None) -> Referral | None:
         """Page `p` of the services for the intents of a "more" button, past those already shown."""
         ids = [i for i in data.get("i", "").split(",") if i in self.engine.intents]
         page = int(data["p"]) if data.get("p", "").isdigit() else 1
         if not ids or page < 1:
             return None
         # The first page is what a plain route of these needs shows; later pages are the rest.
-        first = self._route(ids, key, lang, now, router.RouteOptions())
+        context = self.context(key)
+        first = self._route(ids, context, now, router.RouteOptions())
         shown = {h.service_id for h in first.services}
         wide = router.RouteOptions(per_need=100, limit=1000)
-        rest = [h for h in self._route(ids, key, lang, now, wide).services if h.service_id not in shown]
+        rest = [h for h in self._route(ids, context, now, wide).services if h.service_id not in shown]
         services = tuple(rest[(page - 1) * PAGE: page * PAGE])
         if not services:
             return None
         return replace(first, services=services, opening="", ask_area=False)
 
-    def lines_24h(self, key: str | None, lang: Lang, now: datetime | None = None) -> Referral:
+    def lines_24h(self, key: str | None, now: datetime | None = None) -> Referral:
         """The crisis block on its own: the 24-hour lines open now, and 110/119."""
         evidence = (Evidence(phrase="", found="", score=1.0, kind="menu"),)
-        match = Match(text="", readings="", intents=(IntentScore("suicide_risk", 1.0, "crisis", evidence),),
-                      crisis=True, crisis_why="asked for the 24-hour lines", lang=lang)
-        referral = self._route_match(match, key, now, router.RouteOptions())
+        context = self.context(key)
+        match = router.menu_match(context, (IntentScore("suicide_risk", 1.0, "crisis", evidence),), crisis=True,
+                                  why="asked for the 24-hour lines")
+        referral = self.engine.route_match(match, context, now, router.RouteOptions())
         return replace(referral, opening="")
 
-    def _route(self, ids: list[str], key: str | None, lang: Lang, now: datetime | None,
+    def choose(self, channel: str, key: str | None, intent: str, now: datetime | None = None) -> Referral | None:
+        """The resident tapped one of the needs offered (the bot was unsure): route that need."""
+        referral = self.engine.route_choice(intent, replace(self.context(key), asked=None), now)
+        return self._answered(channel, key, referral) if referral else None
+
+    def answer_check(self, channel: str, key: str | None, value: str, now: datetime | None = None) -> Referral | None:
+        """The resident answered the check-in question by button: yes, no or unsure."""
+        referral = self.engine.route_answer(value, replace(self.context(key), asked=None), now)
+        return self._answered(channel, key, referral) if referral else None
+
+    def _answered(self, channel: str, key: str | None, referral: Referral) -> Referral:
+        """Log a referral made by a button, and what it leaves in the resident's row."""
+        needs = [i.id for i in referral.intents[:3]] or ([referral.top] if referral.crisis else [])
+        area = referral.area.code if referral.area else None
+        self._write("referral log", lambda: self.store.record(channel, key, needs, area, referral.crisis, None,
+                                                              remembered(referral)))
+        self.metrics.referral(channel, needs, referral.crisis)
+        return referral
+
+    def _route(self, ids: list[str], context: ResidentContext, now: datetime | None,
                options: router.RouteOptions) -> Referral:
         # The needs as if the matcher had found them (crisis ids too: their own services, not the crisis block).
         scores = tuple(IntentScore(i, 1.0 - n / 10, "need") for n, i in enumerate(ids))
-        match = Match(text="", readings="", intents=scores, crisis=False, crisis_why="", lang=lang)
-        return self._route_match(match, key, now, options)
-
-    def _route_match(self, match: Match, key: str | None, now: datetime | None,
-                     options: router.RouteOptions) -> Referral:
-        context = replace(self.context(key), lang=match.lang)
-        return self.engine.route_match(match, context, now, options)
+        return self.engine.route_match(router.menu_match(context, scores), context, now, options)
 
     def set_area(self, channel: str, key: str, query: str) -> Area | None:
         area = self.engine.find_area(query.strip()[:200])
@@ -263,7 +291,9 @@ class Desk:
         return area
 
     def set_lang(self, channel: str, key: str, lang: Lang) -> None:
-        self._write("resident language", lambda: self.store.remember(key, channel, lang=lang))
+        """The resident chose the language to be answered in (any reply language)."""
+        if lang in REPLY_LANGS:
+            self._write("resident language", lambda: self.store.remember(key, channel, lang=lang))
 
     def forget(self, key: str) -> bool:
         """Delete everything linked to the resident; False if the database could not be reached."""

@@ -1,6 +1,7 @@
 """What the server remembers, in any SQLAlchemy database (SQLite by default).
 
-    residents        keyed hash -> area, rounded location, language, first/last seen
+    residents        keyed hash -> area, rounded location, language (chosen, last replied in), the
+                     question last asked (30 minutes), first/last seen
     processed_events event id (unique) -> expiry: redelivery answered at most once
     referral_log     time, channel, intent ids, area code, crisis: no text, no id
     messages         raw text, only when an operator sets STORE_MESSAGES; kept N days
@@ -46,6 +47,7 @@ LOCATION_DECIMALS = 2  # about 1 km: enough to choose nearby services, not to fi
 PENDING_LIMIT = 1000  # referral-log rows kept in memory while the database is away
 MAX_STORED_TEXT = 5000
 RESIDENT_BUCKETS = ("resident", "resident-warned")  # rate-limit buckets keyed by a resident (bot/channels)
+ASKED_FOR = timedelta(minutes=30)  # how long the next message is read as the answer to the bot's question
 
 T = TypeVar("T")
 
@@ -79,7 +81,10 @@ class Resident(SQLModel, table=True):
     area: str | None = Field(default=None, max_length=8)  # local government or prefecture code
     lat: float | None = None
     lon: float | None = None
-    lang: str | None = Field(default=None, max_length=2)  # chosen language; None: follow each message
+    lang: str | None = Field(default=None, max_length=8)  # chosen language; None: follow each message
+    last_lang: str | None = Field(default=None, max_length=8)  # the language of the last reply
+    asked: str | None = Field(default=None, max_length=16)  # the question the last reply asked ("suicide_check")
+    asked_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     last_seen: datetime = Field(default_factory=utcnow)
 
@@ -339,8 +344,9 @@ class Store:
         self.record(channel, None, intents, area, crisis)
 
     def record(self, channel: str, key: str | None, intents: list[str], area: str | None, crisis: bool,
-               learned: str | None = None) -> None:
-        """After a referral, one transaction: the resident seen (with an area they named) and the log row.
+               learned: str | None = None, resident: dict[str, Any] | None = None) -> None:
+        """After a referral, one transaction: the resident seen (with an area they named and `resident`'s
+        fields: the reply's language, the question it asked) and the log row.
 
         If the database is away the log row waits in memory with those before it (Unavailable is raised).
         """
@@ -353,7 +359,7 @@ class Store:
         try:
             with self._guard("referral log", write=True), self.engine.begin() as conn:
                 if key:
-                    self._seen(conn, key, channel, {"area": learned} if learned else {})
+                    self._seen(conn, key, channel, {**({"area": learned} if learned else {}), **(resident or {})})
                 conn.execute(REFERRALS.insert(), rows)
         except Unavailable:
             with self._lock:  # back in line, oldest first; past PENDING_LIMIT the oldest go
@@ -379,7 +385,8 @@ class Store:
         """Delete what is past keeping; `messages=None` deletes every stored message (STORE_MESSAGES off).
 
         referral log rows and residents unseen for `retention`; messages older than `messages`;
-        expired event ids and rate-limit windows.  Returns how many rows of each went.
+        expired event ids and rate-limit windows; the question last asked, once past answering.
+        Returns how many rows of each went (or were cleared).
         """
         now = now or utcnow()
         old = now - retention
@@ -391,6 +398,9 @@ class Store:
                 else delete(StoredMessage).where(StoredMessage.at < now - messages),  # type: ignore[arg-type]
                 "processed_events": delete(ProcessedEvent).where(ProcessedEvent.expires_at < now),  # type: ignore[arg-type]
                 "rate_hits": delete(RateHit).where(RateHit.expires_at < now),  # type: ignore[arg-type]
+                # The question the bot asked, past answering: a resident who did not write again.
+                "questions_asked": sa_update(RESIDENTS).where(RESIDENTS.c.asked_at < now - ASKED_FOR)
+                .values(asked=None, asked_at=None),
             }
             gone = {name: s.exec(statement).rowcount for name, statement in statements.items()}  # type: ignore[call-overload]
             s.commit()

@@ -51,7 +51,7 @@ def test_after_forget_on_line_the_database_holds_no_row_for_that_resident(world)
     world.line_says("死にたい", user="Uforget")
     assert traces(world, "line", "Uforget"), "the resident was remembered"
     reply = world.line_says("/forget", user="Uforget")
-    assert reply.all_text() == words.FORGOTTEN["ja"]
+    assert reply.all_text() == words.t("ja", "chat.forgotten")
     assert traces(world, "line", "Uforget") == []
     assert len(world.line_says("死にたい", user="Uother").tel()) > 0  # others unaffected
 
@@ -60,7 +60,7 @@ def test_after_forget_on_telegram_the_database_holds_no_row_for_that_resident(wo
     world.telegram_says("/area 浜松市", chat_id=5150)
     world.telegram_says("死にたい", chat_id=5150)
     assert traces(world, "telegram", "5150")
-    assert world.telegram_says("/forget", chat_id=5150).text == words.FORGOTTEN["ja"]
+    assert world.telegram_says("/forget", chat_id=5150).text == words.t("ja", "chat.forgotten")
     assert traces(world, "telegram", "5150") == []
 
 
@@ -94,7 +94,7 @@ def test_messages_are_stored_only_with_store_messages_and_forget_deletes_them(en
     with Loopback(create_app(settings, engine)) as bot:
         line.send(bot.url, line.follow("Ukeep"))
         notice = line.wait_reply().messages[1]["text"]
-        assert "7日間" in notice and words.KEPT_NOTHING["ja"] not in notice
+        assert "7日間" in notice and words.t("ja", "privacy.kept_nothing") not in notice
         line.send(bot.url, line.text("借金が返せない", user="Ukeep"))
         line.wait_reply(2)
         store = Store(settings.database_url)
@@ -111,11 +111,11 @@ def test_messages_are_stored_only_with_store_messages_and_forget_deletes_them(en
 def test_without_store_messages_the_notice_says_nothing_is_kept_and_no_text_is_written(world):
     reply = world.line_event(world.line.follow("Unotice"))
     notice = reply.messages[1]["text"]
-    assert words.KEPT_NOTHING["ja"] in notice and "/forget" in notice
+    assert words.t("ja", "privacy.kept_nothing") in notice and "/forget" in notice
     world.line_says("借金が返せない", user="Unotice")
     assert not any("借金" in row for row in every_row(world.settings.database_url))
     sent = world.telegram_says("/start", chat_id=8080)
-    assert "I do not keep" in words.privacy("en") and words.KEPT_NOTHING["ja"] in sent.text
+    assert "I do not keep" in words.privacy("en") and words.t("ja", "privacy.kept_nothing") in sent.text
 
 
 def test_purge_removes_what_is_past_keeping_and_keeps_the_rest(tmp_path):
@@ -133,7 +133,8 @@ def test_purge_removes_what_is_past_keeping_and_keeps_the_rest(tmp_path):
         s.commit()
     assert store.first_delivery("line:expired", ttl=timedelta(seconds=-1))
     gone = store.purge(timedelta(days=365), timedelta(days=30))
-    assert gone == {"referral_log": 1, "residents": 1, "messages": 1, "processed_events": 1, "rate_hits": 0}
+    assert gone == {"referral_log": 1, "residents": 1, "messages": 1, "processed_events": 1, "rate_hits": 0,
+                    "questions_asked": 0}
     assert [r.intents for r in store.recent_log()] == ["y"]
     assert store.purge(timedelta(days=365), None)["messages"] == 1, "STORE_MESSAGES off: none are kept"
     store.close()

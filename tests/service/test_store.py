@@ -109,3 +109,44 @@ def test_settings_from_the_environment():
     assert s.problems() == ["Telegram is off: TELEGRAM_WEBHOOK_SECRET not set"]
     assert Settings.from_env({}).sqlite_path.name == "tsunagu.db"
     assert Settings.from_env({"DATABASE_URL": "postgresql://h/db"}).sqlite_path is None
+
+
+def test_the_residents_table_matches_its_model_after_the_migrations(url):
+    from bot.service.store import RESIDENTS
+
+    found = {c["name"]: c for c in inspect(Store(url).engine).get_columns("residents")}
+    assert set(found) == {c.name for c in RESIDENTS.columns}
+    assert found["lang"]["type"].length >= len("ja-easy")
+
+
+def test_a_residents_language_and_the_question_asked_are_remembered_and_cleared(url, store):
+    from datetime import UTC, datetime
+
+    store.remember("k1", "line", lang="ja-easy")
+    asked_at = datetime(2026, 12, 5, 3, 0, tzinfo=UTC)
+    store.record("line", "k1", ["mental_health"], None, False,
+                 resident={"last_lang": "vi", "asked": "suicide_check", "asked_at": asked_at})
+    row = store.resident("k1")
+    assert (row.lang, row.last_lang, row.asked) == ("ja-easy", "vi", "suicide_check")
+    assert row.asked_at.replace(tzinfo=row.asked_at.tzinfo or UTC) == asked_at
+    store.record("line", "k1", ["suicide_risk"], None, True, resident={"last_lang": "vi", "asked": None,
+                                                                       "asked_at": None})
+    row = store.resident("k1")
+    assert row.asked is None and row.asked_at is None and row.lang == "ja-easy"
+
+
+def test_the_migration_down_and_up_again_keeps_residents(url):
+    from sqlalchemy import text
+
+    store = Store(url)
+    store.remember("k2", "telegram", lang="en", area="221309")
+    store.remember("k3", "telegram", lang="ja-easy")
+    from alembic import command
+
+    command.downgrade(migrations.config(url), "0003")
+    with store.engine.connect() as conn:
+        rows = dict(conn.execute(text("SELECT key, lang FROM residents")).all())
+    assert rows == {"k2": "en", "k3": None}
+    migrations.upgrade(url)
+    assert store.resident("k2").area == "221309"
+    store.close()
