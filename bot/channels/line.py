@@ -12,9 +12,13 @@ is on, the same messages go by the push API with an X-Line-Retry-Key, so a retri
 never delivered twice either.  A body LINE refuses (400) is sent again once as plain text.
 
 A referral becomes a short warm text and a Flex carousel (one bubble per
-service); a crisis referral leads with a card of tel: buttons, 24-hour lines
-and 110/119, before anything else.  In group and room chats the bot answers
-only when mentioned and keeps nothing about anyone.
+service); a crisis referral, and the check-in question, lead with a card of
+tel: buttons, 24-hour lines and 110/119, before anything else.  Quick replies
+carry what the resident may answer with a tap: the needs offered when the bot
+is unsure (postback a=need&i=ID), the answers to the check-in (a=ans&v=yes|no|
+unsure), the language menu (a=langs, then a=lang&l=CODE) and, to a resident
+writing very simple Japanese, やさしい日本語.  In group and room chats the bot
+answers only when mentioned and keeps nothing about anyone.
 """
 
 from __future__ import annotations
@@ -72,10 +76,23 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bot.channels import action, more_action, words
-from bot.engine.render import area_line, name, status, t
+from bot.engine.render import (
+    area_line,
+    choice_labels,
+    closing,
+    crisis_lines,
+    label,
+    leads_with_lines,
+    name,
+    short,
+    shown_lang,
+    speaks,
+    status,
+    t,
+)
 from bot.service.desk import Desk
 from bot.service.retry import Backoff
-from bot.types import Lang, Referral, ServiceHit
+from bot.types import REPLY_LANGS, Referral, ServiceHit
 
 log = logging.getLogger("bot.line")
 
@@ -85,6 +102,7 @@ MAX_ALT_TEXT = 1500
 MAX_TEXT = 5000
 MAX_LABEL = 40  # Flex button label
 MAX_QUICK_LABEL = 20
+MAX_QUICK_ITEMS = 13
 GREEN, GREY, AMBER, RED, BLUE = "#15803d", "#6b7280", "#b45309", "#b91c1c", "#1d4ed8"
 CRISIS_INTENTS = ("suicide_risk", "emergency")
 REPLY_CONNECTIONS = 100  # connections to the reply API kept open at once
@@ -160,7 +178,7 @@ class LineChannel:
             return
         except Exception as e:  # noqa: BLE001  (the resident still gets an answer)
             log.error("line: %s while answering a %s event", type(e).__name__, event.type)
-            messages = [TextMessage(text=words.TROUBLE["ja"])]
+            messages = [TextMessage(text=t("ja", "chat.trouble"))]
         token = getattr(event, "reply_token", None)
         source = event.source
         user = source.user_id if isinstance(source, UserSource) else None
@@ -274,15 +292,16 @@ class LineChannel:
         if isinstance(event, FollowEvent):
             if key:
                 self.desk.seen(CHANNEL, key)
-            return [TextMessage(text=words.WELCOME["ja"]),
-                    TextMessage(text=words.privacy("ja", self.desk.kept_days),
-                                quick_reply=quick_replies("ja", group=False))]
+            lang = self.desk.lang(key)
+            return [TextMessage(text=t(lang, "chat.welcome")),
+                    TextMessage(text=words.privacy(lang, self.desk.kept_days),
+                                quick_reply=quick_replies(lang, group=False))]
         if isinstance(event, UnfollowEvent):
             if key:
                 self.desk.forget(key)
             return None
         if isinstance(event, JoinEvent):
-            return [TextMessage(text=words.GROUP_JOINED["ja"])]
+            return [TextMessage(text=t("ja", "chat.group_joined"))]
         if isinstance(event, PostbackEvent):
             return self._postback(key, group, event.postback.data)
         if isinstance(event, MessageEvent):
@@ -299,9 +318,9 @@ class LineChannel:
             lang = self.desk.lang(key)
             if isinstance(message, LocationMessageContent):
                 area = self.desk.set_location(CHANNEL, key, float(message.latitude), float(message.longitude))
-                text = (words.LOCATION_SET[lang].format(name=area.name) if area else words.LOCATION_FAILED[lang])
+                text = t(lang, "chat.location_set", name=area.name) if area else t(lang, "chat.location_failed")
                 return [TextMessage(text=text, quick_reply=quick_replies(lang, group))]
-            return [TextMessage(text=words.NOT_TEXT[lang], quick_reply=quick_replies(lang, group))]
+            return [TextMessage(text=t(lang, "chat.not_text"), quick_reply=quick_replies(lang, group))]
         return None
 
     @staticmethod
@@ -316,12 +335,12 @@ class LineChannel:
             event_id = None
         if not text.strip():
             lang = self.desk.lang(key)
-            return [TextMessage(text=words.ASK[lang], quick_reply=quick_replies(lang, group))]
+            return [TextMessage(text=t(lang, "chat.ask"), quick_reply=quick_replies(lang, group))]
         if text.strip().lower() in words.FORGET_WORDS:
             lang = self.desk.lang(key)
             if key is None:
-                return [TextMessage(text=words.GROUP_NOTHING_STORED[lang])]
-            said = words.FORGOTTEN[lang] if self.desk.forget(key) else words.FORGET_FAILED[lang]
+                return [TextMessage(text=t(lang, "chat.group_nothing_stored"))]
+            said = t(lang, "chat.forgotten") if self.desk.forget(key) else t(lang, "chat.forget_failed")
             return [TextMessage(text=said)]
         answer = self.desk.answer(CHANNEL, key, text, event_id=event_id)
         if answer.repeat:
@@ -331,35 +350,42 @@ class LineChannel:
             if not answer.slow_down:
                 return None
             lang = self.desk.lang(key, text)
-            return [TextMessage(text=words.SLOW_DOWN[lang], quick_reply=quick_replies(lang, group))]
+            return [TextMessage(text=t(lang, "chat.slow_down"), quick_reply=quick_replies(lang, group))]
         if answer.only_area and answer.learned is not None:
-            said = words.AREA_SET[referral.lang].format(name=answer.learned.name)
-            return [TextMessage(text=said, quick_reply=quick_replies(referral.lang, group))]
-        return referral_messages(referral, group=group)
+            lang = shown_lang(referral)
+            said = t(lang, "chat.area_set", name=answer.learned.name)
+            return [TextMessage(text=said, quick_reply=quick_replies(lang, group))]
+        return referral_messages(referral, group=group, kept_days=self.desk.kept_days)
 
     def _postback(self, key: str | None, group: bool, data: str) -> list[Message] | None:
         act = action(data)
         lang = self.desk.lang(key)
         kind = act.get("a")
         if kind == "more":
-            referral = self.desk.more(key, act, lang)
+            referral = self.desk.more(key, act)
             if referral is None:
-                return [TextMessage(text=words.NO_MORE[lang], quick_reply=quick_replies(lang, group))]
+                return [TextMessage(text=t(lang, "chat.no_more"), quick_reply=quick_replies(lang, group))]
             page = int(act.get("p", "1"))
             return referral_messages(referral, group=group, more=more_action(referral, page + 1))
         if kind == "24h":
-            return referral_messages(self.desk.lines_24h(key, lang), group=group)
+            return referral_messages(self.desk.lines_24h(key), group=group)
+        if kind == "need" and (referral := self.desk.choose(CHANNEL, key, act.get("i", ""))):
+            return referral_messages(referral, group=group, kept_days=self.desk.kept_days)
+        if kind == "ans" and (referral := self.desk.answer_check(CHANNEL, key, act.get("v", ""))):
+            return referral_messages(referral, group=group)
         if kind in ("area", "near"):
-            return [TextMessage(text=words.ASK_AREA[lang], quick_reply=quick_replies(lang, group))]
+            return [TextMessage(text=t(lang, "chat.ask_area"), quick_reply=quick_replies(lang, group))]
         if kind == "ask":
-            return [TextMessage(text=words.ASK[lang], quick_reply=quick_replies(lang, group))]
+            return [TextMessage(text=t(lang, "chat.ask"), quick_reply=quick_replies(lang, group))]
         if kind == "help":
-            return [TextMessage(text=words.HELP[lang], quick_reply=quick_replies(lang, group))]
-        if kind == "lang" and act.get("l") in ("ja", "en"):
-            chosen: Lang = "en" if act["l"] == "en" else "ja"
+            return [TextMessage(text=t(lang, "chat.help"), quick_reply=quick_replies(lang, group))]
+        if kind == "langs":
+            return [TextMessage(text=t(lang, "chat.lang_choose"), quick_reply=language_menu())]
+        if kind == "lang" and act.get("l") in REPLY_LANGS:
+            chosen = act["l"]
             if key:
-                self.desk.set_lang(CHANNEL, key, chosen)
-            return [TextMessage(text=words.LANG_SET[chosen], quick_reply=quick_replies(chosen, group))]
+                self.desk.set_lang(CHANNEL, key, chosen)  # type: ignore[arg-type]
+            return [TextMessage(text=t(chosen, "chat.lang_set"), quick_reply=quick_replies(chosen, group))]
         return None
 
 
@@ -438,7 +464,7 @@ def plain(messages: list[Message]) -> TextMessage:
     """The messages as one text: texts as they are, Flex by its alt text (names and numbers)."""
     parts = [m.text if isinstance(m, TextMessage) else m.alt_text if isinstance(m, FlexMessage) else ""
              for m in messages]
-    text = "\n\n".join(p for p in parts if p) or words.TROUBLE["ja"]
+    text = "\n\n".join(p for p in parts if p) or t("ja", "chat.trouble")
     return TextMessage(text=_cut(text, MAX_TEXT))
 
 
@@ -457,71 +483,87 @@ def mentioned(message: TextMessageContent) -> str | None:
 # Referral -> LINE messages (pure)
 
 
-def referral_messages(referral: Referral, *, group: bool = False, more: str | None = "auto") -> list[Message]:
-    """At most 3 of LINE's 5 messages: [crisis card] [warm text] [carousel], quick replies on the last."""
-    lang = referral.lang
+def referral_messages(referral: Referral, *, group: bool = False, more: str | None = "auto",
+                      kept_days: int | None = None) -> list[Message]:
+    """At most 4 of LINE's 5 messages: [crisis card] [warm text] [carousel] [question], quick replies on the last.
+
+    A crisis, and the check-in, lead with the card of tel: buttons; the check-in's question comes last,
+    with its answers as quick replies.  `kept_days`: for the privacy notice (STORE_MESSAGES).
+    """
+    lang = shown_lang(referral)
     messages: list[Message] = []
     hits = list(referral.services)
-    if referral.crisis:
-        lines = [h for h in hits if h.intent in CRISIS_INTENTS and h.phone]
+    after = closing(referral, kept_days)
+    if leads_with_lines(referral):
+        lines = [h for h in crisis_lines(referral) if h.phone]
         messages.append(crisis_card(referral, lines))
         hits = [h for h in hits if h not in lines]
+        text = "\n".join(x for x in (referral.opening if referral.asks else None, *after) if x)
     else:
-        text = "\n".join(x for x in (referral.opening, area_line(referral) if referral.services else None) if x)
+        choose = t(lang, "unsure.choose") if referral.choices else None
+        where = area_line(referral) if referral.services and not referral.choices else None
+        text = "\n".join(x for x in (referral.opening, choose, where, *after) if x)
         if text:
             messages.append(TextMessage(text=text[:MAX_TEXT]))
+        text = ""
     if hits:
         messages.append(carousel(hits[:MAX_BUBBLES], referral))
+    if text:
+        messages.append(TextMessage(text=text[:MAX_TEXT]))  # the question, last: answered by quick reply
     if not messages:
-        messages.append(TextMessage(text=words.HELP[lang]))
+        messages.append(TextMessage(text=t(lang, "chat.help")))
     if more == "auto":
-        more = more_action(referral) if referral.services else None
-    messages[-1].quick_reply = quick_replies(lang, group, more=more)
+        more = more_action(referral) if referral.services and not referral.choices else None
+    messages[-1].quick_reply = quick_replies(lang, group, more=more, referral=referral)
     return messages
 
 
 def crisis_card(referral: Referral, lines: list[ServiceHit]) -> FlexMessage:
     """tel: buttons first: the 24-hour lines open now and 110/119 (110/119 on top when life is at risk)."""
-    lang = referral.lang
+    lang = shown_lang(referral)
     buttons: list[tuple[str, str]] = []  # (label, tel: uri)
     for hit in lines:
         if (uri := words.dial(hit.phone or "")) and (shown := words.number(hit.phone or "")):
-            label = name(hit, lang)
-            buttons.append((f"📞 {label}" if shown in label else f"📞 {shown} {label}", uri))
+            text = name(hit, lang)
+            buttons.append((f"📞 {text}" if shown in text else f"📞 {shown} {text}", uri))
     have = {uri for _, uri in buttons}
-    emergency = [(f"🚨 {label[lang]}", f"tel:{num}") for num, label in words.EMERGENCY if f"tel:{num}" not in have]
+    emergency = [(f"🚨 {label(lang, key)}", f"tel:{num}") for num, key in words.EMERGENCY if f"tel:{num}" not in have]
     buttons = emergency + buttons if referral.emergency else buttons + emergency
     body: list[FlexComponent] = [
         # Emergency numbers in red, the first line in green, the rest quieter: all white on colour.
-        FlexButton(action=URIAction(label=_cut(label, MAX_LABEL), uri=uri), style="primary", height="sm", margin="sm",
+        FlexButton(action=URIAction(label=_cut(text, MAX_LABEL), uri=uri), style="primary", height="sm", margin="sm",
                    color=RED if uri in ("tel:110", "tel:119") else (GREEN if i == 0 else BLUE))
-        for i, (label, uri) in enumerate(buttons)
+        for i, (text, uri) in enumerate(buttons)
     ]
-    notes = [x for x in (referral.opening, t(lang, "not_counsellor"), t(lang, "danger")) if x]
+    badges = [b for h in lines if (b := speaks(h, referral))]
+    notes = [x for x in (None if referral.asks else referral.opening, *dict.fromkeys(badges),
+                         t(lang, "reply.not_counsellor"), t(lang, "reply.danger"),
+                         t(lang, "reply.emergency_explain")) if x]
     body.append(FlexSeparator(margin="lg"))
     body += [FlexText(text=x, wrap=True, size="sm" if i == 0 else "xs", color=None if i == 0 else GREY,
                       margin="md") for i, x in enumerate(notes)]
-    alt = "\n".join([referral.opening or words.TWENTY_FOUR[lang], *(label for label, _ in buttons)])
+    alt = "\n".join([referral.opening or label(lang, "button.lines_24h"), *(text for text, _ in buttons)])
     bubble = FlexBubble(body=FlexBox(layout="vertical", contents=body, spacing="sm"))
     return FlexMessage(alt_text=_cut(alt, MAX_ALT_TEXT), contents=bubble)
 
 
 def carousel(hits: list[ServiceHit], referral: Referral) -> FlexMessage:
-    lang = referral.lang
+    lang = shown_lang(referral)
     alt = "\n".join(f"{name(h, lang)} {words.number(h.phone or '') or ''}".strip() for h in hits)
-    heading = t(lang, "more") if referral.crisis else words.SERVICES[lang]
+    heading = label(lang, "reply.more") if leads_with_lines(referral) else label(lang, "button.services")
     return FlexMessage(alt_text=_cut(f"{heading}\n{alt}", MAX_ALT_TEXT),
-                       contents=FlexCarousel(contents=[bubble(h, lang) for h in hits]))
+                       contents=FlexCarousel(contents=[bubble(h, lang, speaks(h, referral)) for h in hits]))
 
 
-def bubble(hit: ServiceHit, lang: Lang) -> FlexBubble:
-    """One service: name, who it is for, open-now badge or next opening, hours, free mark, buttons.
+def bubble(hit: ServiceHit, lang: str, badge: str | None = None) -> FlexBubble:
+    """One service: name, who it is for, the language it speaks, open-now badge or next opening, hours,
+    free mark, buttons.
 
     Drawn once per service and state and then kept: the same few lines appear in most replies of a
     burst, and building the SDK's models (validated field by field) cost more than matching the
     message.  Kept bubbles are shared between replies: never change one.
     """
-    return _bubble(shown(hit), lang)
+    return _bubble(shown(hit), lang, badge)
 
 
 def shown(hit: ServiceHit) -> ServiceHit:
@@ -531,52 +573,68 @@ def shown(hit: ServiceHit) -> ServiceHit:
 
 
 @lru_cache(maxsize=4096)
-def _bubble(hit: ServiceHit, lang: Lang) -> FlexBubble:
+def _bubble(hit: ServiceHit, lang: str, badge: str | None = None) -> FlexBubble:
     colour = GREY if hit.open_now is None else (GREEN if hit.open_now else AMBER)
     body: list[FlexComponent] = [FlexText(text=name(hit, lang), weight="bold", size="md", wrap=True)]
     if hit.for_whom:
         body.append(FlexText(text=hit.for_whom, size="xs", color=GREY, wrap=True))
+    if badge:
+        body.append(FlexText(text=f"🗣 {badge}", size="sm", color=BLUE, weight="bold", wrap=True, margin="sm"))
     body.append(FlexText(text=status(hit, lang), size="sm", color=colour, weight="bold", wrap=True, margin="md"))
     if hit.hours_text and hit.open_now is not None and not hit.always_open:
         body.append(FlexText(text=hit.hours_text, size="xs", color=GREY, wrap=True))
     marks = [x for x in (words.number(hit.phone) if hit.phone else None,
-                         t(lang, "free") if hit.free == "yes" else None,
-                         t(lang, "km", km=hit.distance_km) if hit.distance_km is not None else None) if x]
+                         short(lang, "reply.free") if hit.free == "yes" else None,
+                         short(lang, "reply.km", km=hit.distance_km) if hit.distance_km is not None else None) if x]
     if marks:
-        body.append(FlexText(text="・".join(marks) if lang == "ja" else ", ".join(marks), size="sm", wrap=True,
-                             margin="md"))
+        body.append(FlexText(text="・".join(marks) if lang in ("ja", "ja-easy", "zh") else ", ".join(marks),
+                             size="sm", wrap=True, margin="md"))
     buttons: list[FlexComponent] = []
     if hit.phone and (uri := words.dial(hit.phone)):
-        buttons.append(FlexButton(action=URIAction(label=_cut(f"📞 {words.CALL[lang]} {words.number(hit.phone)}",
-                                                              MAX_LABEL), uri=uri),
+        buttons.append(FlexButton(action=URIAction(label=_cut(f"📞 {label(lang, 'button.call')} "
+                                                              f"{words.number(hit.phone)}", MAX_LABEL), uri=uri),
                                   style="primary", color=GREEN, height="sm"))
     if hit.line_url and hit.line_url.startswith("https://"):
-        buttons.append(FlexButton(action=URIAction(label=words.LINE_CHAT[lang], uri=hit.line_url),
+        buttons.append(FlexButton(action=URIAction(label=label(lang, "button.line_chat"), uri=hit.line_url),
                                   style="secondary", height="sm"))
     if hit.url and hit.url.startswith(("https://", "http://")):
-        buttons.append(FlexButton(action=URIAction(label=words.WEBSITE[lang], uri=hit.url), style="link",
+        buttons.append(FlexButton(action=URIAction(label=label(lang, "button.website"), uri=hit.url), style="link",
                                   height="sm"))
     footer = FlexBox(layout="vertical", contents=buttons, spacing="sm") if buttons else None
     return FlexBubble(body=FlexBox(layout="vertical", contents=body, spacing="xs"), footer=footer)
 
 
-def quick_replies(lang: Lang, group: bool, more: str | None = None) -> QuickReply:
-    """近くの窓口 (location), ほかの相談先, 地域を設定, English/日本語; in groups only what keeps nothing."""
+def _postback(text: str, data: str) -> QuickReplyItem:
+    return QuickReplyItem(action=PostbackAction(label=_cut(text, MAX_QUICK_LABEL), data=data, display_text=text))
+
+
+def quick_replies(lang: str, group: bool, more: str | None = None, referral: Referral | None = None) -> QuickReply:
+    """What the resident may tap next (at most 13).  To the check-in question: its three answers; when the
+    bot was unsure: the needs offered; to very simple Japanese: やさしい日本語.  Then 近くの窓口 (location),
+    ほかの相談先, 24時間の窓口, 地域を設定, 言語 / Language; in groups only what keeps nothing."""
     items: list[QuickReplyItem] = []
+    asks = referral is not None and referral.asks == "suicide_check" and not group
+    if asks:
+        items += [_postback(label(lang, f"checkin.answer_{v}"), f"a=ans&v={v}") for v in ("yes", "no", "unsure")]
+    if referral is not None and referral.choices and not group:
+        items += [_postback(text, f"a=need&i={i}") for i, text in choice_labels(referral)]
+    if referral is not None and "offer_easy" in referral.notes and not group:
+        items.append(_postback(label("ja-easy", "meta.name"), "a=lang&l=ja-easy"))
+    if not group and not asks:
+        items.append(QuickReplyItem(action=LocationAction(label=label(lang, "button.near"))))
+    if more and not asks:
+        items.append(_postback(label(lang, "button.more"), more))
+    items.append(_postback(label(lang, "button.lines_24h"), "a=24h"))
+    if not group and not asks:
+        items.append(_postback(label(lang, "button.set_area"), "a=area"))
     if not group:
-        items.append(QuickReplyItem(action=LocationAction(label=words.NEAR[lang])))
-    if more:
-        items.append(QuickReplyItem(action=PostbackAction(label=words.MORE[lang], data=more,
-                                                          display_text=words.MORE[lang])))
-    items.append(QuickReplyItem(action=PostbackAction(label=words.TWENTY_FOUR[lang], data="a=24h",
-                                                      display_text=words.TWENTY_FOUR[lang])))
-    if not group:
-        items.append(QuickReplyItem(action=PostbackAction(label=words.SET_AREA[lang], data="a=area",
-                                                          display_text=words.SET_AREA[lang])))
-        other = words.other(lang)
-        items.append(QuickReplyItem(action=PostbackAction(label=words.LANG_BUTTON[lang], data=f"a=lang&l={other}",
-                                                          display_text=words.LANG_BUTTON[lang])))
-    return QuickReply(items=items)
+        items.append(_postback(label(lang, "button.language"), "a=langs"))
+    return QuickReply(items=items[:MAX_QUICK_ITEMS])
+
+
+def language_menu() -> QuickReply:
+    """The ten reply languages, each named in itself."""
+    return QuickReply(items=[_postback(name_, f"a=lang&l={code}") for code, name_ in words.languages()])
 
 
 def _cut(text: str, limit: int) -> str:

@@ -9,6 +9,11 @@ tries again; 5xx and failures to connect are retried with backoff (3 attempts). 
 timeout while waiting for Telegram's answer is not retried: the message may have
 been sent, and sendMessage has no way to make a repeat harmless.
 
+Buttons (callback data, at most 64 bytes): the needs offered when the bot is unsure
+(a=need&i=ID), the answers to the check-in question (a=ans&v=yes|no|unsure), the
+language menu (a=langs, then a=lang&l=CODE; or `/lang [code]`).  The welcome is written
+in the language Telegram says the resident's app uses, when the bot writes it.
+
 The same Application runs long polling for `bot telegram poll` (no public URL
 needed).  In groups the bot answers only when mentioned or replied to, and
 keeps nothing about anyone.
@@ -59,10 +64,10 @@ from telegram.ext import (
 )
 
 from bot.channels import action, more_action, words
-from bot.engine.render import name, render_text
+from bot.engine.render import choice_labels, label, name, render_text, shown_lang, t
 from bot.service.desk import Desk
 from bot.service.retry import Backoff
-from bot.types import Lang, Referral
+from bot.types import REPLY_LANGS, Referral
 
 log = logging.getLogger("bot.telegram")
 
@@ -77,7 +82,7 @@ COMMANDS = {
     "start": ("はじめに・このボットについて", "About this bot"),
     "help": ("使い方", "How to use"),
     "area": ("地域を設定（例：/area 浜松市）", "Set your area (e.g. /area Hamamatsu)"),
-    "lang": ("English / 日本語", "English / 日本語"),
+    "lang": ("言語を選ぶ（例：/lang vi）", "Choose a language (e.g. /lang vi)"),
     "forget": ("覚えている設定を削除", "Delete what the bot remembers about you"),
 }
 
@@ -227,7 +232,7 @@ class TelegramChannel:
     def _failed(self, kind: str) -> None:
         self.metrics.api_errors.labels(CHANNEL, kind).inc()
 
-    async def _lang(self, key: str | None, text: str = "") -> Lang:
+    async def _lang(self, key: str | None, text: str = "") -> str:
         return await self.desk.call(self.desk.lang, key, text)
 
     # Handlers
@@ -239,65 +244,74 @@ class TelegramChannel:
         key = self._key(update)
         if not text:
             lang = await self._lang(key)
-            await self._send(update, html.escape(words.ASK[lang]))
+            await self._send(update, html.escape(t(lang, "chat.ask")))
             return
         answer = await self.desk.call(self.desk.answer, CHANNEL, key, text)
         referral = answer.referral
         if referral is None:
             if answer.slow_down:
                 lang = await self._lang(key, text)
-                await self._send(update, html.escape(words.SLOW_DOWN[lang]), controls(lang, key is None,
-                                                                                      twenty_four=True))
+                await self._send(update, html.escape(t(lang, "chat.slow_down")), controls(lang, key is None,
+                                                                                          twenty_four=True))
             return
         if answer.only_area and answer.learned is not None:
-            said = words.AREA_SET[referral.lang].format(name=answer.learned.name)
-            await self._send(update, html.escape(said), controls(referral.lang, key is None))
+            lang = shown_lang(referral)
+            said = t(lang, "chat.area_set", name=answer.learned.name)
+            await self._send(update, html.escape(said), controls(lang, key is None))
             return
-        await self._send(update, referral_html(referral), keyboard(referral, key is None))
+        await self._send(update, referral_html(referral, self.desk.kept_days), keyboard(referral, key is None))
 
     async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         key = self._key(update)
         if key:
             await self.desk.call(self.desk.seen, CHANNEL, key)
         lang = await self._lang(key)
-        welcome = f"{words.WELCOME[lang]}\n\n{words.privacy(lang, self.desk.kept_days)}"
+        known = await self.desk.call(self.desk.context, key)
+        user = update.effective_user
+        if not known.lang and not known.last_lang and user is not None and user.language_code:
+            # The language the resident's Telegram app is set to, until they write or choose;
+            # one the bot does not write: やさしい日本語 with English.
+            lang = words.lang_named(user.language_code) or words.BOTH
+        welcome = f"{t(lang, 'chat.welcome')}\n\n{words.privacy(lang, self.desk.kept_days)}"
         await self._send(update, html.escape(welcome), controls(lang, key is None))
 
     async def on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         lang = await self._lang(self._key(update))
-        await self._send(update, html.escape(words.HELP[lang]))
+        await self._send(update, html.escape(t(lang, "chat.help")))
 
     async def on_area(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         key = self._key(update)
         lang = await self._lang(key)
         query = " ".join(context.args or [])
         if key is None:
-            await self._send(update, html.escape(words.GROUP_NOTHING_STORED[lang]))
+            await self._send(update, html.escape(t(lang, "chat.group_nothing_stored")))
         elif not query:
-            await self._send(update, html.escape(words.ASK_AREA[lang]))
+            await self._send(update, html.escape(t(lang, "chat.ask_area")))
         elif area := await self.desk.call(self.desk.set_area, CHANNEL, key, query):
-            await self._send(update, html.escape(words.AREA_SET[lang].format(name=area.name)))
+            await self._send(update, html.escape(t(lang, "chat.area_set", name=area.name)))
         else:
-            await self._send(update, html.escape(words.AREA_UNKNOWN[lang].format(query=query[:40])))
+            await self._send(update, html.escape(t(lang, "chat.area_unknown", query=query[:40])))
 
     async def on_lang(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/lang vi, /lang やさしい日本語: answer in that language from now on; /lang alone: the menu."""
         key = self._key(update)
-        current = await self._lang(key)
-        wanted = (context.args or [""])[0].lower()
-        chosen: Lang = "en" if wanted.startswith("en") else "ja" if wanted.startswith(("ja", "jp", "日")) \
-            else words.other(current)
+        chosen = words.lang_named(" ".join(context.args or []))
+        if chosen is None:
+            lang = await self._lang(key)
+            await self._send(update, html.escape(t(lang, "chat.lang_choose")), language_menu())
+            return
         if key:
             await self.desk.call(self.desk.set_lang, CHANNEL, key, chosen)
-        await self._send(update, html.escape(words.LANG_SET[chosen]))
+        await self._send(update, html.escape(t(chosen, "chat.lang_set")), controls(chosen, key is None))
 
     async def on_forget(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         key = self._key(update)
         lang = await self._lang(key)
         if key is None:
-            await self._send(update, html.escape(words.GROUP_NOTHING_STORED[lang]))
+            await self._send(update, html.escape(t(lang, "chat.group_nothing_stored")))
             return
         done = await self.desk.call(self.desk.forget, key)
-        await self._send(update, html.escape(words.FORGOTTEN[lang] if done else words.FORGET_FAILED[lang]))
+        await self._send(update, html.escape(t(lang, "chat.forgotten" if done else "chat.forget_failed")))
 
     async def on_location(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -307,7 +321,7 @@ class TelegramChannel:
         lang = await self._lang(key)
         where = message.location
         area = await self.desk.call(self.desk.set_location, CHANNEL, key, where.latitude, where.longitude)
-        said = words.LOCATION_SET[lang].format(name=area.name) if area else words.LOCATION_FAILED[lang]
+        said = t(lang, "chat.location_set", name=area.name) if area else t(lang, "chat.location_failed")
         await self._send(update, html.escape(said))
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -320,23 +334,30 @@ class TelegramChannel:
         act = action(query.data or "")
         kind = act.get("a")
         if kind == "more":
-            referral = await self.desk.call(self.desk.more, key, act, lang)
+            referral = await self.desk.call(self.desk.more, key, act)
             if referral is None:
-                await self._send(update, html.escape(words.NO_MORE[lang]))
+                await self._send(update, html.escape(t(lang, "chat.no_more")))
                 return
             page = int(act.get("p", "1"))
             await self._send(update, referral_html(referral),
                              keyboard(referral, key is None, more=more_action(referral, page + 1, MAX_CALLBACK)))
         elif kind == "24h":
-            referral = await self.desk.call(self.desk.lines_24h, key, lang)
+            referral = await self.desk.call(self.desk.lines_24h, key)
             await self._send(update, referral_html(referral), keyboard(referral, key is None, more=None))
+        elif kind in ("need", "ans"):
+            call = self.desk.choose if kind == "need" else self.desk.answer_check
+            referral = await self.desk.call(call, CHANNEL, key, act.get("i" if kind == "need" else "v", ""))
+            if referral is not None:
+                await self._send(update, referral_html(referral, self.desk.kept_days), keyboard(referral, key is None))
         elif kind in ("area", "near"):
-            await self._send(update, html.escape(words.ASK_AREA[lang]))
-        elif kind == "lang" and act.get("l") in ("ja", "en"):
-            chosen: Lang = "en" if act["l"] == "en" else "ja"
+            await self._send(update, html.escape(t(lang, "chat.ask_area")))
+        elif kind == "langs":
+            await self._send(update, html.escape(t(lang, "chat.lang_choose")), language_menu())
+        elif kind == "lang" and act.get("l") in REPLY_LANGS:
+            chosen = act["l"]
             if key:
                 await self.desk.call(self.desk.set_lang, CHANNEL, key, chosen)
-            await self._send(update, html.escape(words.LANG_SET[chosen]), controls(chosen, key is None))
+            await self._send(update, html.escape(t(chosen, "chat.lang_set")), controls(chosen, key is None))
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         error = context.error
@@ -344,7 +365,7 @@ class TelegramChannel:
         log.debug("traceback (may name values, so DEBUG only)", exc_info=error)
         if isinstance(update, Update) and not isinstance(error, TelegramError):
             with contextlib.suppress(TelegramError):
-                await self._send(update, html.escape(words.TROUBLE["ja"]))
+                await self._send(update, html.escape(t("ja", "chat.trouble")))
 
 
 async def register_webhook(bot: Bot, url: str, secret: str) -> None:
@@ -361,35 +382,51 @@ async def set_commands(bot: Bot) -> None:
 # Referral -> Telegram message (pure)
 
 
-def referral_html(referral: Referral) -> str:
+def referral_html(referral: Referral, kept_days: int | None = None) -> str:
     """The shared plain-text referral (bot.engine.render), escaped for HTML, its first line in bold."""
-    text = render_text(referral)
+    text = render_text(referral, kept_days)
     first, _, rest = text.partition("\n")
-    if referral.opening and first == referral.opening:
+    if referral.opening and first == referral.opening.split("\n")[0]:
         return f"<b>{html.escape(first)}</b>\n{html.escape(rest)}".rstrip()
     return html.escape(text)
 
 
 def keyboard(referral: Referral, group: bool, more: str | None = "auto") -> InlineKeyboardMarkup:
-    """URL buttons for the services' websites, then more / area / language."""
-    lang = referral.lang
-    rows = [[InlineKeyboardButton(_cut(f"🌐 {name(h, lang)}", 40), url=h.url)]
-            for h in referral.services if h.url and h.url.startswith(("https://", "http://"))][:MAX_URL_BUTTONS]
+    """The check-in's answers or the needs offered first; URL buttons for the services' websites; then
+    more / area / language."""
+    lang = shown_lang(referral)
+    rows: list[list[InlineKeyboardButton]] = []
+    if referral.asks == "suicide_check" and not group:
+        rows.append([InlineKeyboardButton(label(lang, f"checkin.answer_{v}"), callback_data=f"a=ans&v={v}")
+                     for v in ("yes", "no", "unsure")])
+    if referral.choices and not group:
+        buttons = [InlineKeyboardButton(text, callback_data=f"a=need&i={i}") for i, text in choice_labels(referral)]
+        rows += [buttons[n:n + 2] for n in range(0, len(buttons), 2)]
+    if "offer_easy" in referral.notes and not group:
+        rows.append([InlineKeyboardButton(label("ja-easy", "meta.name"), callback_data="a=lang&l=ja-easy")])
+    rows += [[InlineKeyboardButton(_cut(f"🌐 {name(h, lang)}", 40), url=h.url)]
+             for h in referral.services if h.url and h.url.startswith(("https://", "http://"))][:MAX_URL_BUTTONS]
     if more == "auto":
-        more = more_action(referral, 1, MAX_CALLBACK) if referral.services else None
+        more = more_action(referral, 1, MAX_CALLBACK) if referral.services and not referral.choices else None
     return InlineKeyboardMarkup([*rows, *controls(lang, group, more).inline_keyboard])
 
 
-def controls(lang: Lang, group: bool, more: str | None = None, twenty_four: bool = False) -> InlineKeyboardMarkup:
+def controls(lang: str, group: bool, more: str | None = None, twenty_four: bool = False) -> InlineKeyboardMarkup:
     row = []
     if more:
-        row.append(InlineKeyboardButton(words.MORE[lang], callback_data=more))
+        row.append(InlineKeyboardButton(label(lang, "button.more"), callback_data=more))
     if twenty_four:
-        row.append(InlineKeyboardButton(words.TWENTY_FOUR[lang], callback_data="a=24h"))
+        row.append(InlineKeyboardButton(label(lang, "button.lines_24h"), callback_data="a=24h"))
     if not group:
-        row.append(InlineKeyboardButton(words.SET_AREA[lang], callback_data="a=area"))
-        row.append(InlineKeyboardButton(words.LANG_BUTTON[lang], callback_data=f"a=lang&l={words.other(lang)}"))
+        row.append(InlineKeyboardButton(label(lang, "button.set_area"), callback_data="a=area"))
+        row.append(InlineKeyboardButton(label(lang, "button.language"), callback_data="a=langs"))
     return InlineKeyboardMarkup([row] if row else [])
+
+
+def language_menu() -> InlineKeyboardMarkup:
+    """The ten reply languages, each named in itself, two to a row."""
+    buttons = [InlineKeyboardButton(text, callback_data=f"a=lang&l={code}") for code, text in words.languages()]
+    return InlineKeyboardMarkup([buttons[n:n + 2] for n in range(0, len(buttons), 2)])
 
 
 def _seconds(error: RetryAfter) -> float:

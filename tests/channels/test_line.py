@@ -9,8 +9,10 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.channels import words
+from bot.engine.render import label, t
 from bot.service.privacy import Hasher
 from bot.service.store import ReferralLog, Resident, Store
+from bot.types import REPLY_LANGS
 
 HAMAMATSU = (34.7108, 137.7261)
 
@@ -84,7 +86,8 @@ def test_a_need_gets_a_warm_text_then_a_carousel_of_services(world):
     assert flex["type"] == "flex" and flex["contents"]["type"] == "carousel"
     assert any("ひきこもり" in t for t in reply.texts())
     assert [a["type"] for a in reply.actions()].count("location") == 1
-    assert words.MORE["ja"] in reply.quick_labels() and "English" in reply.quick_labels()
+    assert label("ja", "button.more") in reply.quick_labels()
+    assert label("ja", "button.language") in reply.quick_labels()
 
 
 def test_unknown_hours_are_never_shown_as_open(world, engine):
@@ -102,7 +105,7 @@ def test_english_in_english_with_english_names(world, engine):
     assert referral.lang == "en"
     named = [h.name_en for h in referral.services if h.name_en]
     assert named and named[0] in reply.all_text()
-    assert "日本語" in reply.quick_labels()
+    assert label("en", "button.language") in reply.quick_labels()
 
 
 # Following, location, buttons
@@ -137,19 +140,23 @@ def test_an_area_named_in_a_message_is_remembered(world):
 
 def test_more_services_by_postback(world):
     first = world.line_says("息子がひきこもりで悩んでいる")
-    more = next(a for a in first.actions() if a.get("label") == words.MORE["ja"])
+    more = next(a for a in first.actions() if a.get("label") == label("ja", "button.more"))
     page = world.line_event(world.line.postback(more["data"]))
     assert page.all_text() and page.all_text() != first.all_text()
 
 
-def test_english_chosen_by_postback_is_kept(world):
+def test_english_chosen_from_the_language_menu_is_kept(world):
     first = world.line_says("こんにちは")
-    english = next(a for a in first.actions() if a.get("label") == "English")
-    assert world.line_event(world.line.postback(english["data"])).all_text() == words.LANG_SET["en"]
+    menu = next(a for a in first.actions() if a.get("label") == label("ja", "button.language"))
+    languages = world.line_event(world.line.postback(menu["data"]))
+    assert languages.all_text() == t("ja", "chat.lang_choose")
+    assert languages.quick_labels() == [label(code, "meta.name") for code in REPLY_LANGS]
+    english = next(a for a in languages.actions() if a.get("label") == "English")
+    assert world.line_event(world.line.postback(english["data"])).all_text() == t("en", "chat.lang_set")
     assert resident(world).lang == "en"
     reply = world.line_says("死にたい")
     assert "If a life is in danger" in reply.all_text()
-    assert reply.quick_labels()[-1] == "日本語"
+    assert reply.quick_labels()[-1] == label("en", "button.language")
 
 
 def test_24_hour_lines_from_the_menu(world, twenty_four_hour):
@@ -158,7 +165,7 @@ def test_24_hour_lines_from_the_menu(world, twenty_four_hour):
 
 
 def test_a_sticker_gets_a_gentle_prompt(world):
-    assert words.NOT_TEXT["ja"] in world.line_event(world.line.sticker()).all_text()
+    assert t("ja", "chat.not_text") in world.line_event(world.line.sticker()).all_text()
 
 
 # Redelivery, groups, privacy

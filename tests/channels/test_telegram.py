@@ -6,9 +6,11 @@ import httpx
 import pytest
 
 from bot.channels import words
+from bot.engine.render import label, t
 from bot.fakes.telegram import BOT
 from bot.service.privacy import Hasher
 from bot.service.store import Store
+from bot.types import REPLY_LANGS
 
 
 def resident(world, chat_id: int = 42):
@@ -60,7 +62,7 @@ def test_a_need_gets_services_with_website_buttons_and_more(world, engine):
     buttons = sent.buttons()
     websites = [h.url for h in engine.route("息子がひきこもりで悩んでいる").services if h.url]
     assert [b["url"] for b in buttons if "url" in b] == websites[:6]
-    more = next(b for b in buttons if b["text"] == words.MORE["ja"])
+    more = next(b for b in buttons if b["text"] == label("ja", "button.more"))
     page = world.telegram_update(world.telegram.callback(more["callback_data"]))
     assert page.text and page.text != sent.text
     assert world.telegram.recorder.calls("answerCallbackQuery")
@@ -69,7 +71,7 @@ def test_a_need_gets_services_with_website_buttons_and_more(world, engine):
 def test_english_in_english_with_english_names(world):
     sent = world.telegram_says("My husband hits me")
     assert "DV Soudan Plus" in sent.text and "If a life is in danger" not in sent.text
-    assert "日本語" in [b["text"] for b in sent.buttons()]
+    assert label("en", "button.language") in [b["text"] for b in sent.buttons()]
 
 
 # Commands
@@ -90,21 +92,25 @@ def test_area_is_remembered_and_used(world):
     assert resident(world).area.startswith("2213")
     assert "浜松市" in world.telegram_says("息子がひきこもりで悩んでいる").text
     assert "見つかりませんでした" in world.telegram_says("/area どこでもない町").text
-    assert words.ASK_AREA["ja"] in world.telegram_says("/area").text
+    assert t("ja", "chat.ask_area") in world.telegram_says("/area").text
 
 
 def test_lang_switches_to_english_and_back(world):
-    assert world.telegram_says("/lang en").text == words.LANG_SET["en"]
+    assert world.telegram_says("/lang en").text == t("en", "chat.lang_set")
     assert resident(world).lang == "en"
     sent = world.telegram_says("死にたい")
-    assert "110" in sent.text and "日本語" in [b["text"] for b in sent.buttons()]
-    assert world.telegram_says("/lang").text == words.LANG_SET["ja"]
+    assert "110" in sent.text and label("en", "button.language") in [b["text"] for b in sent.buttons()]
+    menu = world.telegram_says("/lang")
+    assert menu.text == t("en", "chat.lang_choose")
+    assert [b["text"] for b in menu.buttons()] == [label(code, "meta.name") for code in REPLY_LANGS]
+    assert world.telegram_says("/lang 日本語").text == t("ja", "chat.lang_set")
+    assert resident(world).lang == "ja"
 
 
 def test_forget_deletes_what_is_remembered(world):
     world.telegram_says("/area 浜松市")
     assert resident(world) is not None
-    assert world.telegram_says("/forget").text == words.FORGOTTEN["ja"]
+    assert world.telegram_says("/forget").text == t("ja", "chat.forgotten")
     assert resident(world) is None
 
 

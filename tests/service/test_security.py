@@ -52,7 +52,7 @@ def test_a_resident_over_the_rate_limit_gets_one_kind_word_and_a_crisis_is_alway
     for n in range(20):
         assert world.line_says(f"ひきこもり {n}", user="Uflood").messages
     slow = world.line_says("ひきこもり", user="Uflood")
-    assert slow.all_text() == words.SLOW_DOWN["ja"]
+    assert slow.all_text() == words.t("ja", "chat.slow_down")
     assert "24時間の窓口" in slow.quick_labels()
     assert world.line.send(world.url, world.line.text("ひきこもり", user="Uflood")).status_code == 200
     crisis = world.line_says("死にたい", user="Uflood")  # past the limit, and answered in full
