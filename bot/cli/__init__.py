@@ -34,14 +34,22 @@ def _parse_time(value: str | None) -> datetime | None:
 # -- chat ---------------------------------------------------------------------------------------
 
 
-def cmd_chat(args) -> int:
+def cmd_chat(args, engine=None) -> int:
+    """Remembers, like the channels do: the area named, the language chosen (--lang, /lang CODE) or last
+    replied in, the question the bot asked (the next line may answer it), the needs it offered (a number
+    chooses one)."""
+    from dataclasses import replace
+
+    from bot.engine import texts
     from bot.engine.render import render_text
     from bot.types import ResidentContext
 
-    engine = _engine(args)
+    engine = engine or _engine(args)
     area = engine.find_area(args.area).code if args.area else None
-    print("つなぐ (Tsunagu) — 困りごとを自由に書いてください。終わるときは Ctrl-D。")
-    print("Write what troubles you, in your own words. Ctrl-D to leave.\n")
+    context = ResidentContext(area=area, lang=args.lang)
+    choices: tuple[str, ...] = ()
+    print("つなぐ (Tsunagu) — 困りごとを自由に書いてください。終わるときは Ctrl-D。言語：/lang vi など")
+    print("Write what troubles you, in your own words. Ctrl-D to leave. Language: /lang en, /lang vi ...\n")
     while True:
         try:
             text = input("> ")
@@ -50,9 +58,23 @@ def cmd_chat(args) -> int:
             return 0
         if not text.strip():
             continue
-        referral = engine.route(text, ResidentContext(area=area), _parse_time(args.at))
+        if text.strip().startswith("/lang"):
+            chosen = texts.lang_named(text.strip()[5:])
+            context = replace(context, lang=chosen)  # type: ignore[arg-type]
+            print((texts.say(chosen, "chat.lang_set") if chosen else
+                   " / ".join(f"{texts.language_name(x)} ({x})" for x in texts.tables())) + "\n")
+            continue
+        at = _parse_time(args.at)
+        picked = int(text) if text.strip().isdigit() else 0
+        if 1 <= picked <= len(choices):
+            referral = engine.route_choice(choices[picked - 1], replace(context, asked=None), at)
+        else:
+            referral = engine.route(text, context, at)
+        assert referral is not None
         if referral.area and referral.area.how != "remembered":
             area = referral.area.code  # remembered for the rest of the conversation, like the channels do
+        context = replace(context, area=area, last_lang=referral.lang, asked=referral.asks)
+        choices = referral.choices
         print(render_text(referral) + "\n")
 
 
@@ -61,8 +83,16 @@ def cmd_chat(args) -> int:
 
 def referral_json(referral) -> dict:
     return {
+        "lang": referral.lang,  # the language the reply is written in
+        "language": referral.match.language,  # the message's own
+        "language_why": referral.match.language_why,
+        "with_english": "with_en" in referral.notes,
         "crisis": referral.crisis,
         "emergency": referral.emergency,
+        "opening": referral.opening,
+        "asks": referral.asks,
+        "choices": list(referral.choices),
+        "faq": referral.faq,
         "intents": [{"id": s.id, "score": s.score} for s in referral.intents],
         "area": None if referral.area is None else {
             "code": referral.area.code, "name": referral.area.name, "how": referral.area.how,
@@ -71,7 +101,8 @@ def referral_json(referral) -> dict:
         "ask_area": referral.ask_area,
         "services": [
             {
-                "id": h.service_id, "name": h.name, "kind": h.kind, "intent": h.intent, "phone": h.phone,
+                "id": h.service_id, "name": h.name, "name_en": h.name_en, "name_local": h.name_local,
+                "languages": list(h.languages), "kind": h.kind, "intent": h.intent, "phone": h.phone,
                 "url": h.url, "open_now": h.open_now, "always_open": h.always_open,
                 "next_open": h.next_open.isoformat() if h.next_open else None, "hours_text": h.hours_text,
                 "confidence": h.confidence, "area": h.area, "distance_km": h.distance_km, "why": h.why,
@@ -92,7 +123,7 @@ def explain_json(match) -> dict:
 
 
 def cmd_route(args) -> int:
-    from bot.types import ResidentContext
+    from bot.types import REPLY_LANGS, ResidentContext
 
     if not args.jsonl:
         print("bot route reads JSON lines: use --jsonl", file=sys.stderr)
@@ -111,8 +142,14 @@ def cmd_route(args) -> int:
                 found = engine.find_area(str(item["area"]))
                 area = found.code if found else None
             lat, lon = item.get("lat"), item.get("lon")
+            lang = item.get("lang") or args.lang
+            if lang is not None and lang not in REPLY_LANGS:
+                raise ValueError(f"lang must be one of {', '.join(REPLY_LANGS)}")
+            asked = item.get("asked")
+            if asked not in (None, "suicide_check"):
+                raise ValueError("asked must be suicide_check (the question the bot asked last)")
             ctx = ResidentContext(area=area, lat=float(lat) if lat is not None else None,
-                                  lon=float(lon) if lon is not None else None)
+                                  lon=float(lon) if lon is not None else None, lang=lang, asked=asked)
             referral = engine.route(item.get("text", ""), ctx, _parse_time(item.get("at")))
             result = referral_json(referral)
             if args.explain:
@@ -216,6 +253,8 @@ def cmd_i18n_check(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from bot.types import REPLY_LANGS
+
     parser = argparse.ArgumentParser(prog="bot", description="Tsunagu: referrals to support in Japan")
     parser.add_argument("--catalogue", help="path to services.yaml (default: CATALOGUE_PATH or the bundled one)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -223,11 +262,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("chat", help="talk to the bot in the terminal, as a resident would")
     p.add_argument("--area", help="the resident's area: a name, postal code or local government code")
     p.add_argument("--at", help="pretend it is this time (ISO 8601, Asia/Tokyo)")
+    p.add_argument("--lang", choices=REPLY_LANGS, help="answer in this language (default: the message's)")
     p.set_defaults(func=cmd_chat)
 
-    p = sub.add_parser("route", help="route JSON lines from stdin: {text, area?, lat?, lon?, at?}")
+    p = sub.add_parser("route", help="route JSON lines from stdin: {text, area?, lat?, lon?, at?, lang?, asked?}")
     p.add_argument("--jsonl", action="store_true", help="read and write one JSON object per line")
     p.add_argument("--explain", action="store_true", help="add why: the deciding layer, each layer's view, nearest examples")
+    p.add_argument("--lang", choices=REPLY_LANGS, help="answer every line in this language (a line's own lang wins)")
     p.set_defaults(func=cmd_route)
 
     p = sub.add_parser("test-referrals", help="run referral case files and print a per-need report")

@@ -1,9 +1,11 @@
 """「試す」: a message -> the reply a resident gets on LINE, and why.
 
-    text, area, time -> engine.route() -> Referral
+    text, area, time, language, the question asked before -> engine.route() -> Referral
         -> chat(): the LINE channel's own messages (crisis card, text, carousel, quick replies) as dicts
-        -> explain(): normalised text and readings, each intent's phrases and scores, the crisis
-           decision, and for every service of the needs considered: chosen (and why) or left out (and why)
+        -> explain(): the message's language and why, the reply's language; which layer decided and what
+           each layer saw (its best intents and scores, the nearest examples); normalised text and
+           readings, each intent's phrases and scores, the crisis decision, the check-in; and for every
+           service of the needs considered: chosen (and why) or left out (and why)
 """
 
 from __future__ import annotations
@@ -13,18 +15,39 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.engine import Engine
+from bot.engine import Engine, texts
 from bot.engine.catalogue.model import Service
 from bot.engine.render import render_text
-from bot.engine.router import CRISIS_LINES, MAX_NEEDS, RouteOptions
+from bot.engine.router import CRISIS_LINES, MAX_NEEDS, RouteOptions, own_language
+from bot.engine.understand.language import NATIVE_NAMES, UNDETERMINED
 from bot.engine.understand.scoring import CRISIS_THRESHOLD, THRESHOLD
-from bot.types import Referral, ResidentContext
+from bot.types import REPLY_LANGS, Referral, ResidentContext
 
 KIND_JA = {"phone": "電話", "chat": "チャット", "sns": "SNS", "web": "ウェブ", "centre": "窓口", "place": "居場所"}
 TIER_JA = {"crisis": "危機", "need": "ニーズ", "meta": "その他"}
 EVIDENCE_JA = {"exact": "かな一致", "lemma": "原形一致", "fuzzy": "ゆれ（誤字）", "example": "例文",
                "weak-exact": "弱い語・かな", "weak-lemma": "弱い語・原形", "weak-fuzzy": "弱い語・ゆれ", "menu": "メニュー"}
 LEVEL_JA = {"municipality": "市区町村", "designated city": "政令市", "prefecture": "都道府県"}
+LAYER_JA = {"lexicon": "語句", "surface": "文字n-gram", "semantic": "意味（多言語）", "crisis": "危機検出",
+            "followup": "前の質問への答え", "language": "言語"}
+ANSWER_JA = {"yes": "はい（死にたいほどつらい）", "no": "いいえ（そこまでではない）", "unsure": "わからない"}
+# Japanese names of languages, for staff.
+LANGUAGE_JA = {"ja": "日本語", "ja-easy": "やさしい日本語", "en": "英語", "zh": "中国語", "vi": "ベトナム語",
+               "ko": "韓国語", "tl": "タガログ語", "pt": "ポルトガル語", "ne": "ネパール語", "id": "インドネシア語",
+               "es": "スペイン語", "th": "タイ語", "my": "ミャンマー語", "fr": "フランス語", "de": "ドイツ語",
+               "ru": "ロシア語", "hi": "ヒンディー語", "bn": "ベンガル語", "si": "シンハラ語", "km": "クメール語",
+               "mn": "モンゴル語", "ur": "ウルドゥー語", "ar": "アラビア語", "fa": "ペルシャ語",
+               UNDETERMINED: "判定できず（短すぎる・文字がない）"}
+
+
+def language_ja(code: str) -> str:
+    return LANGUAGE_JA.get(code) or NATIVE_NAMES.get(code) or code
+
+
+def language_options() -> list[tuple[str, str]]:
+    """(code, label) for the try page's language selector: the reply languages, named for staff."""
+    return [(code, f"{language_ja(code)}（{texts.language_name(code)}）" if code != "ja" else "日本語")
+            for code in REPLY_LANGS]
 
 # The router's reasons, as a staff member would read them.
 _WHY = [
@@ -77,6 +100,29 @@ class IntentWhy:
 
 
 @dataclass
+class LayerWhy:
+    name: str
+    label: str
+    ran: bool
+    decided: bool
+    top: list[tuple[str, float]]
+    nearest: list[str]
+    note: str
+
+
+@dataclass
+class LanguageWhy:
+    language: str  # the message's own, for staff ("ベトナム語")
+    code: str
+    why: str
+    reply: str  # the reply's language, for staff
+    reply_code: str
+    how: str  # chosen by the resident, or followed the message, or kept from the last reply
+    with_english: bool
+    own: str  # the language lines were ordered by
+
+
+@dataclass
 class Explanation:
     text: str
     readings: list[str]
@@ -89,10 +135,19 @@ class Explanation:
     at: datetime
     chosen: list[ServiceWhy]
     left_out: dict[str, list[ServiceWhy]] = field(default_factory=dict)
+    language: LanguageWhy | None = None
+    decided_by: str = ""
+    layers: list[LayerWhy] = field(default_factory=list)
+    conversation: list[str] = field(default_factory=list)  # check-in, answer, unsure, topic, in words
 
 
-def try_message(engine: Engine, text: str, area: str | None, at: datetime | None) -> Referral:
-    return engine.route(text, ResidentContext(area=area), at)
+def try_message(engine: Engine, text: str, area: str | None, at: datetime | None, lang: str | None = None,
+                asked: str | None = None) -> Referral:
+    """`lang`: the language the resident chose (None: follow the message); `asked`: the question the bot's
+    previous reply asked, so that this message is read as its answer."""
+    context = ResidentContext(area=area, lang=lang if lang in REPLY_LANGS else None,  # type: ignore[arg-type]
+                              asked="suicide_check" if asked == "suicide_check" else None)
+    return engine.route(text, context, at)
 
 
 def chat(referral: Referral) -> list[dict[str, Any]]:
@@ -104,7 +159,8 @@ def chat(referral: Referral) -> list[dict[str, Any]]:
     return [m.to_dict() for m in referral_messages(referral, group=False)]
 
 
-def explain(engine: Engine, referral: Referral) -> Explanation:
+def explain(engine: Engine, referral: Referral, chosen: str | None = None) -> Explanation:
+    """`chosen`: the language the resident chose, if any (the try page's selector)."""
     match, at, area = referral.match, referral.at, referral.area
     specs = engine.intents
     needs = [s.id for s in match.intents if s.tier == "need"]
@@ -145,7 +201,44 @@ def explain(engine: Engine, referral: Referral) -> Explanation:
     return Explanation(
         match.text, [r for r in match.readings.split("|") if r], intents, referral.crisis, referral.emergency,
         match.crisis_why, summary, area_text, at, chosen, _left_out(engine, referral, needs[:MAX_NEEDS]),
+        _language(referral, chosen), match.decided_by, _layers(referral), _conversation(referral),
     )
+
+
+def _language(referral: Referral, chosen: str | None) -> LanguageWhy:
+    match = referral.match
+    how = "相談者が選んだ言語" if chosen in REPLY_LANGS else "文の言語に合わせた"
+    if "with_en" in referral.notes:
+        how += "。返信できない言語なので、やさしい日本語と英語で返す"
+    own = own_language(match, ResidentContext(lang=chosen if chosen in REPLY_LANGS else None),  # type: ignore[arg-type]
+                       referral.lang)
+    return LanguageWhy(language_ja(match.language), match.language, match.language_why or "—",
+                       language_ja(referral.lang), referral.lang, how, "with_en" in referral.notes, language_ja(own))
+
+
+def _layers(referral: Referral) -> list[LayerWhy]:
+    match = referral.match
+    return [LayerWhy(layer.name, LAYER_JA.get(layer.name, layer.name), layer.ran, layer.name == match.decided_by,
+                     list(layer.top), list(layer.nearest), layer.note) for layer in match.layers]
+
+
+def _conversation(referral: Referral) -> list[str]:
+    match, out = referral.match, []
+    if match.answer:
+        out.append(f"前の質問（死にたいほどつらいか）への答え：{ANSWER_JA.get(match.answer, match.answer)}"
+                   + ("。24時間の窓口を先頭に出します。" if match.answer in ("yes", "unsure") else
+                      "。こころの相談窓口と24時間の窓口を1つ出します。"))
+    if referral.asks == "suicide_check":
+        out.append("何がつらいのかはっきりしない苦しさ：24時間の窓口を先頭に、死にたいほどつらいかをはっきり尋ねます"
+                   "（次のメッセージはその答えとして読みます）。")
+    if referral.choices:
+        out.append("確信がないため、近いニーズを選択肢として出し、24時間の窓口を1つ添えます："
+                   + "、".join(referral.choices))
+    if referral.faq:
+        out.append(f"サービスについての質問（{referral.faq}）に答えます。")
+    if "offer_easy" in referral.notes:
+        out.append("かなだけ・とても簡単な日本語なので、やさしい日本語を提案します。")
+    return out
 
 
 def _left_out(engine: Engine, referral: Referral, needs: list[str]) -> dict[str, list[ServiceWhy]]:

@@ -113,14 +113,20 @@ async def logout(request: Request) -> Response:
 
 @guard("staff")
 async def home(request: Request) -> Response:
-    return render(request, "try.html", {"form": {"text": "", "area": "", "at": ""}, "result": None, "error": ""})
+    return render(request, "try.html", {"form": {"text": "", "area": "", "at": "", "lang": "", "asked": ""},
+                                        "result": None, "error": "", "languages": trying.language_options()})
 
 
 @guard("staff")
 async def try_message(request: Request) -> Response:
     console = console_of(request)
     form = await request.form()
-    values = {k: str(form.get(k, "")).strip() for k in ("text", "area", "at")}
+    values = {k: str(form.get(k, "")).strip() for k in ("text", "area", "at", "lang", "asked")}
+    languages = trying.language_options()
+    if values["lang"] not in {code for code, _ in languages}:
+        values["lang"] = ""
+    if values["asked"] != "suicide_check":
+        values["asked"] = ""
     error, area = "", None
     if values["area"]:
         found = console.engine.find_area(values["area"])
@@ -132,14 +138,19 @@ async def try_message(request: Request) -> Response:
     if not values["text"]:
         error = error or "メッセージを入力してください。"
     if error:
-        return render(request, "try.html", {"form": values, "result": None, "error": error}, 400)
+        return render(request, "try.html", {"form": values, "result": None, "error": error,
+                                            "languages": languages}, 400)
 
     def work():
-        referral = trying.try_message(console.engine, values["text"], area, at)
-        return referral, trying.chat(referral), trying.explain(console.engine, referral)
+        referral = trying.try_message(console.engine, values["text"], area, at, values["lang"] or None,
+                                      values["asked"] or None)
+        return referral, trying.chat(referral), trying.explain(console.engine, referral, values["lang"] or None)
 
     referral, messages, why = await run_in_threadpool(work)
-    return render(request, "try.html", {"form": values, "error": "", "result": {
+    # The question this reply asks travels with the form, so that the next try is read as its answer.
+    shown = {**values, "asked": referral.asks or ""}
+    return render(request, "try.html", {"form": shown, "error": "", "languages": languages,
+                                        "answered": values["asked"], "result": {
         "referral": referral, "messages": messages, "why": why, "plain": trying.render_text(referral)}})
 
 

@@ -90,3 +90,52 @@ def test_i18n_check_passes_on_the_shipped_locales_and_fails_on_a_missing_key(tmp
     done = run("i18n", "check", str(copy))
     assert done.returncode == 1
     assert "ko.yaml" in done.stdout and "checkin.if_unsure missing" in done.stdout
+
+
+def test_route_jsonl_says_the_reply_language_and_each_services_languages():
+    lines = [
+        {"text": "Tôi muốn chết", "at": "2026-12-01T03:00:00"},
+        {"text": "Necesito ayuda, no tengo dinero"},
+        {"text": "ひきこもりの息子のことで相談したい", "lang": "ko"},
+        {"text": "ok", "lang": "xx"},
+        {"text": "うん", "asked": "suicide_check"},
+    ]
+    done = run("route", "--jsonl", stdin="\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n")
+    assert done.returncode == 0, done.stderr
+    out = [json.loads(x) for x in done.stdout.splitlines()]
+    assert out[0]["lang"] == "vi" and out[0]["language"] == "vi" and out[0]["services"]
+    assert all(isinstance(s["languages"], list) for s in out[0]["services"])
+    assert out[1]["lang"] == "ja-easy" and out[1]["with_english"] and out[1]["choices"]
+    assert out[2]["lang"] == "ko" and out[2]["intents"][0]["id"] == "hikikomori"
+    assert "error" in out[3] and "lang must be one of" in out[3]["error"]
+    assert "error" not in out[4]
+    done = run("route", "--jsonl", "--lang", "tl", stdin='{"text": "死にたい"}\n')
+    assert json.loads(done.stdout)["lang"] == "tl"
+
+
+def test_chat_remembers_the_language_chosen_and_a_number_chooses_one_of_the_needs_offered():
+    done = run("chat", "--at", "2026-12-02T12:00", stdin="今日の天気は？\n4\n/lang vi\nok\n")
+    assert done.returncode == 0, done.stderr
+    from bot.engine import texts
+
+    replies = done.stdout.split("> ")
+    assert texts.say("ja", "opening.out_of_scope") in replies[1] and "4. 職場の困りごと" in replies[1]
+    assert texts.say("ja", "opening.workplace_trouble") in replies[2]
+    assert texts.say("vi", "chat.lang_set") in replies[3]
+    assert texts.say("vi", "opening.out_of_scope") in replies[4]
+
+
+def test_chat_reads_the_next_line_as_the_answer_to_the_check_in(monkeypatch, tmp_path, capsys):
+    import io
+
+    from bot.cli import build_parser, cmd_chat
+    from bot.engine import texts
+    from tests.support import understood_engine
+
+    engine = understood_engine(tmp_path)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("何もかも面倒になった\nうん\nぜんぶ嫌になった\nそこまでじゃない\n"))
+    assert cmd_chat(build_parser().parse_args(["chat", "--at", "2026-12-01T03:00"]), engine) == 0
+    replies = capsys.readouterr().out.split("> ")
+    assert replies[1].index("0120-279-338") < replies[1].index(texts.say("ja", "checkin.question"))
+    assert replies[2].startswith(texts.say("ja", "checkin.if_yes")) and "【今つながる相談先】" in replies[2]
+    assert replies[4].startswith(texts.say("ja", "checkin.if_no")) and "0120-279-338" in replies[4]

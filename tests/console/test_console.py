@@ -267,6 +267,64 @@ def test_try_an_unknown_area_says_so(served):
     assert r.status_code == 400 and "地域が見つかりません" in r.text
 
 
+@pytest.fixture(scope="module")
+def understood(tmp_path_factory):
+    from tests.support import understood_engine
+
+    return understood_engine(tmp_path_factory.mktemp("understood"))
+
+
+@pytest.fixture
+def conversing(understood, tmp_path, offline):
+    """The console over tests/support.py's Understood engine (what #13's layers will say about a few messages)."""
+    db_url = f"sqlite:///{tmp_path / 'console.db'}"
+    accounts = Accounts(make_engine(db_url))
+    accounts.add("staff", "staff", PASSWORD["staff"])
+    with served_console(understood, db_url) as url:
+        served = Served(url, db_url, accounts, [])
+        yield served
+        for c in served.clients:
+            c.close()
+
+
+def test_try_shows_the_detected_language_and_why_and_the_reply_in_it(served):
+    c, csrf = served.login("staff")
+    r = c.post("/console/try", data={"csrf": csrf, "text": "Tôi không có chỗ ngủ tối nay"})
+    assert r.status_code == 200
+    why = html.unescape(r.text[r.text.index('id="why-language"'):r.text.index('id="why-layers"')])
+    assert "ベトナム語" in why and "Vietnamese letters" in why and "文の言語に合わせた" in why
+    chat = html.unescape(r.text[r.text.index('id="chat"'):r.text.index('id="why"')])
+    assert "Xin lỗi" in chat or "Cảm ơn" in chat
+    assert '<option value="vi">' in r.text
+
+
+def test_try_with_a_language_chosen_answers_in_it_and_unsupported_ones_get_easy_japanese_and_english(served):
+    c, csrf = served.login("staff")
+    r = c.post("/console/try", data={"csrf": csrf, "text": "ひきこもりの息子のことで相談したい", "lang": "pt"})
+    chat = html.unescape(r.text[r.text.index('id="chat"'):r.text.index('id="why"')])
+    assert "Obrigado" in chat or "Obrigada" in chat
+    assert '<option value="pt" selected>' in r.text
+    r = c.post("/console/try", data={"csrf": csrf, "text": "Necesito ayuda, no tengo dinero"})
+    why = html.unescape(r.text[r.text.index('id="why-language"'):r.text.index('id="why-layers"')])
+    assert "スペイン語" in why and "やさしい日本語と英語" in why
+
+
+def test_try_keeps_the_check_in_question_so_staff_can_try_the_answer(conversing):
+    c, csrf = conversing.login("staff")
+    r = c.post("/console/try", data={"csrf": csrf, "text": "何もかも面倒になった", "at": "2026-12-01T03:00"})
+    assert csrf_of(r.text, "asked") == "suicide_check" and 'id="asked-note"' in r.text
+    why = html.unescape(r.text[r.text.index('id="why-conversation"'):])
+    assert "はっきり尋ねます" in why
+    r = c.post("/console/try", data={"csrf": csrf, "text": "うん", "at": "2026-12-01T03:00",
+                                     "asked": csrf_of(r.text, "asked")})
+    chat = r.text[r.text.index('id="chat"'):r.text.index('id="why"')]
+    assert re.findall(r'href="([^"]+)"', chat)[0].startswith("tel:0120")
+    assert "前の質問への答えとして読んだ" in r.text and "危機対応あり" in r.text
+    assert 'name="asked" value=""' in r.text, "answered: the next try starts afresh"
+    r = c.post("/console/try", data={"csrf": csrf, "text": "うん", "at": "2026-12-01T03:00"})
+    assert "危機対応なし" in r.text, "without the question, うん is not an answer"
+
+
 # Catalogue edits and imports (the core behind the pages) -------------------------------------
 
 
