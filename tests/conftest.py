@@ -2,6 +2,7 @@
 
     offline       any connection but to 127.0.0.1 fails the test
     engine        one loaded engine for the session
+    understood    the conversation tests' engine (tests/support.py Understood), one for the session
     platforms     fake LINE and Telegram APIs; bot_server: a bot server per test module over them
     world         that server with an empty database: world.line_says("もう死にたい")
     settings_for  Settings for a test server of one's own
@@ -53,6 +54,13 @@ def engine():  # noqa: ANN201
     from bot.engine import Engine
 
     return Engine.load()
+
+
+@pytest.fixture(scope="session")
+def understood(tmp_path_factory):  # noqa: ANN201
+    from tests.support import understood_engine
+
+    return understood_engine(tmp_path_factory.mktemp("understood"))
 
 
 @pytest.fixture

@@ -97,6 +97,9 @@ def _prepare_workers(settings: Any, engine: Any) -> None:
     for module in ("bot.channels.line", *(("bot.channels.telegram",) if settings.telegram_on else ())):
         importlib.import_module(module)  # imported once, shared by the workers
     engine.route("死にたい")  # Sudachi and the caches warmed before the fork
+    from bot.engine.understand import language
+
+    language.warm()  # lingua's models (~20 MB), shared by the workers rather than built in each
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:

@@ -159,8 +159,8 @@ def chat(referral: Referral) -> list[dict[str, Any]]:
     return [m.to_dict() for m in referral_messages(referral, group=False)]
 
 
-def explain(engine: Engine, referral: Referral, chosen: str | None = None) -> Explanation:
-    """`chosen`: the language the resident chose, if any (the try page's selector)."""
+def explain(engine: Engine, referral: Referral, lang: str | None = None) -> Explanation:
+    """`lang`: the language the resident chose, if any (the try page's selector)."""
     match, at, area = referral.match, referral.at, referral.area
     specs = engine.intents
     needs = [s.id for s in match.intents if s.tier == "need"]
@@ -201,7 +201,7 @@ def explain(engine: Engine, referral: Referral, chosen: str | None = None) -> Ex
     return Explanation(
         match.text, [r for r in match.readings.split("|") if r], intents, referral.crisis, referral.emergency,
         match.crisis_why, summary, area_text, at, chosen, _left_out(engine, referral, needs[:MAX_NEEDS]),
-        _language(referral, chosen), match.decided_by, _layers(referral), _conversation(referral),
+        _language(referral, lang), match.decided_by, _layers(referral), _conversation(referral),
     )
 
 

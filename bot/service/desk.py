@@ -85,6 +85,15 @@ def context_of(row: Resident | None, now: datetime | None = None) -> ResidentCon
                            last_lang=last)  # type: ignore[arg-type]
 
 
+def logged_needs(referral: Referral) -> list[str]:
+    """The needs a referral is counted under: a crisis reached by answering the check-in ("yes") counts
+    as suicide_risk, whatever the words of the answer matched."""
+    needs = [i.id for i in referral.intents[:3]]
+    if referral.crisis and not any(i.tier == "crisis" for i in referral.intents):
+        needs = ["suicide_risk", *(n for n in needs if n != "out_of_scope")][:3]
+    return needs
+
+
 def remembered(referral: Referral) -> dict[str, object]:
     """What a reply leaves in the resident's row: its language, and the question it asked (or none)."""
     return {"last_lang": referral.lang, "asked": referral.asks, "asked_at": utcnow() if referral.asks else None}
@@ -212,7 +221,7 @@ class Desk:
         area, learned = referral.area, None
         if key and area is not None and area.how in NAMED and area.code != context.area:
             learned = area
-        needs = [i.id for i in referral.intents[:3]]
+        needs = logged_needs(referral)
         # One transaction: the resident seen (with the area they named) and the anonymous log row.
         self._write("referral log", lambda: self.store.record(channel, key, needs, area.code if area else None,
                                                               referral.crisis, learned.code if learned else None,
@@ -260,7 +269,7 @@ class Desk:
 
     def _answered(self, channel: str, key: str | None, referral: Referral) -> Referral:
         """Log a referral made by a button, and what it leaves in the resident's row."""
-        needs = [i.id for i in referral.intents[:3]] or ([referral.top] if referral.crisis else [])
+        needs = logged_needs(referral)
         area = referral.area.code if referral.area else None
         self._write("referral log", lambda: self.store.record(channel, key, needs, area, referral.crisis, None,
                                                               remembered(referral)))

@@ -15,17 +15,17 @@ from bot.engine.render import label
 from bot.fakes import Loopback
 from bot.service.privacy import Hasher
 from bot.service.store import Resident, Store
-from tests.support import World, fresh_world, server_settings, understood_engine
+from tests.support import World, fresh_world, server_settings
 
 VI_WAGES = "Công ty không trả lương cho tôi ba tháng rồi"
 VI_CANNOT_READ = "Tôi không biết phải làm sao nữa"  # no need in it the engine knows: it asks
 
 
 @pytest.fixture(scope="module")
-def server(platforms, tmp_path_factory):
+def server(understood, platforms, tmp_path_factory):
     from bot.service.server import create_app
 
-    engine = understood_engine(tmp_path_factory.mktemp("catalogue"))
+    engine = understood
     line, line_url, tg, tg_url = platforms
     settings = server_settings(tmp_path_factory.mktemp("bot") / "bot.db", line, line_url, tg, tg_url)
     with Loopback(create_app(settings, engine)) as bot:
@@ -182,3 +182,16 @@ def test_telegram_lang_command_and_the_welcome_in_the_apps_language(talk):
     welcome = talk.telegram_update(update).text
     assert texts.say("ja-easy", "chat.welcome").splitlines()[0] in welcome
     assert texts.say("en", "chat.welcome").splitlines()[0] in welcome
+
+
+def test_a_yes_to_the_check_in_is_counted_as_a_crisis_of_suicide_risk_without_any_text(talk):
+    from sqlmodel import Session, select
+
+    from bot.service.store import ReferralLog
+
+    talk.line_says("何もかも面倒になった")
+    talk.line_says("うん")
+    with Session(Store(talk.settings.database_url).engine) as s:
+        rows = list(s.exec(select(ReferralLog).order_by(ReferralLog.id)))
+    assert rows[-1].crisis and rows[-1].intents.split(",")[0] == "suicide_risk"
+    assert not rows[-2].crisis, "the check-in itself is not counted as a crisis"

@@ -125,14 +125,13 @@ def test_chat_remembers_the_language_chosen_and_a_number_chooses_one_of_the_need
     assert texts.say("vi", "opening.out_of_scope") in replies[4]
 
 
-def test_chat_reads_the_next_line_as_the_answer_to_the_check_in(monkeypatch, tmp_path, capsys):
+def test_chat_reads_the_next_line_as_the_answer_to_the_check_in(understood, monkeypatch, capsys):
     import io
 
     from bot.cli import build_parser, cmd_chat
     from bot.engine import texts
-    from tests.support import understood_engine
 
-    engine = understood_engine(tmp_path)
+    engine = understood
     monkeypatch.setattr(sys, "stdin", io.StringIO("何もかも面倒になった\nうん\nぜんぶ嫌になった\nそこまでじゃない\n"))
     assert cmd_chat(build_parser().parse_args(["chat", "--at", "2026-12-01T03:00"]), engine) == 0
     replies = capsys.readouterr().out.split("> ")

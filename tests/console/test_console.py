@@ -267,13 +267,6 @@ def test_try_an_unknown_area_says_so(served):
     assert r.status_code == 400 and "地域が見つかりません" in r.text
 
 
-@pytest.fixture(scope="module")
-def understood(tmp_path_factory):
-    from tests.support import understood_engine
-
-    return understood_engine(tmp_path_factory.mktemp("understood"))
-
-
 @pytest.fixture
 def conversing(understood, tmp_path, offline):
     """The console over tests/support.py's Understood engine (what #13's layers will say about a few messages)."""
@@ -303,7 +296,7 @@ def test_try_with_a_language_chosen_answers_in_it_and_unsupported_ones_get_easy_
     r = c.post("/console/try", data={"csrf": csrf, "text": "ひきこもりの息子のことで相談したい", "lang": "pt"})
     chat = html.unescape(r.text[r.text.index('id="chat"'):r.text.index('id="why"')])
     assert "Obrigado" in chat or "Obrigada" in chat
-    assert '<option value="pt" selected>' in r.text
+    assert '<option value="pt" selected>' in r.text and "相談者が選んだ言語" in html.unescape(r.text)
     r = c.post("/console/try", data={"csrf": csrf, "text": "Necesito ayuda, no tengo dinero"})
     why = html.unescape(r.text[r.text.index('id="why-language"'):r.text.index('id="why-layers"')])
     assert "スペイン語" in why and "やさしい日本語と英語" in why

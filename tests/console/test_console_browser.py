@@ -148,6 +148,24 @@ def test_a_newcomer_logs_in_and_sees_the_24_hour_lines_first_with_the_why(open_p
     shot(page, "try")
 
 
+def test_staff_see_the_language_of_a_message_and_can_answer_in_another(open_page, site, shot):
+    page = open_page()
+    log_in(page, site, "staff")
+    page.fill("#text", "Chủ không trả lương cho tôi")  # my boss does not pay me
+    page.fill("#at", "2026-12-02T12:00")
+    page.click("#try-form button[type=submit]")
+    page.wait_for_selector("#why-language")
+    language = page.inner_text("#why-language")
+    assert "ベトナム語" in language and "Vietnamese letters" in language
+    assert "Vấn đề ở chỗ làm" in page.inner_text("#chat .quick")  # the needs offered, in Vietnamese
+    shot(page, "try-language")
+    page.select_option("#lang", "ja-easy")
+    page.click("#try-form button[type=submit]")
+    page.wait_for_selector("#why-language")
+    assert "やさしい日本語" in page.inner_text("#why-language") and "相談者が選んだ言語" in page.inner_text("#why-language")
+    assert "ごめんなさい。" in page.inner_text("#chat")
+
+
 def test_the_console_works_on_a_phone(open_page, site, shot):
     page = open_page(390, 844, mobile=True)
     log_in(page, site, "staff")

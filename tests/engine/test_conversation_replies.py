@@ -17,14 +17,14 @@ from bot.engine import texts
 from bot.engine.render import BOTH, render_text, shown_lang
 from bot.engine.router import reply_lang
 from bot.types import Evidence, IntentScore, Match, ResidentContext
-from tests.support import TUESDAY_3AM, WEDNESDAY_NOON, understood_engine
+from tests.support import TUESDAY_3AM, WEDNESDAY_NOON
 
 ANY_ANSWER = ("お答えできません", "お答えできない")
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory):
-    return understood_engine(tmp_path_factory.mktemp("catalogue"))
+def engine(understood):
+    return understood
 
 
 def seen(*needs: str, tier: str = "need", language: str = "ja", lang: str = "ja", **fields) -> Match:
