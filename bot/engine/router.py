@@ -72,7 +72,8 @@ def route(
     # The answer to "are you thinking of dying?": yes or unsure is a crisis, whatever else the words say.
     answer = match.answer if match.answer in ("yes", "no", "unsure") else None
     crisis = match.crisis or answer in ("yes", "unsure")
-    check_in = match.check_in and not crisis and answer is None
+    # A check-in is raised as a crisis (the lines lead) but asks before it says more.
+    check_in = match.check_in and answer is None
     unsure = (match.unsure or _top(match) == "out_of_scope") and not crisis and not check_in and answer is None
     if crisis or check_in:
         for hit in _crisis_block(catalogue, now, emergency, area, areas, own):
@@ -107,10 +108,10 @@ def route(
     notes = []
     if answer is not None:
         opening = say({"yes": "checkin.if_yes", "unsure": "checkin.if_unsure", "no": "checkin.if_no"}[answer])
-    elif crisis:
-        opening = say("opening." + ("emergency" if emergency else crisis_ids[0] if crisis_ids else "suicide_risk"))
     elif check_in:
         opening = say("checkin.opening")
+    elif crisis:
+        opening = say("opening." + ("emergency" if emergency else crisis_ids[0] if crisis_ids else "suicide_risk"))
     elif match.topic and not needs and texts.has(lang, f"faq.{match.topic}"):
         faq = match.topic
         opening = say(f"faq.{match.topic}")
