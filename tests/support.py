@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -18,7 +18,6 @@ from bot.engine.catalogue.hours import TOKYO
 from bot.fakes.line import FakeLine, Reply
 from bot.fakes.telegram import FakeTelegram, Sent
 from bot.service.settings import Settings
-from bot.types import Match, ResidentContext
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -133,45 +132,8 @@ FOREIGN_LINES = """
 """
 
 
-class Understood(Engine):
-    """The shipped engine, told what the understanding layers the lead is building (#13: the check-in,
-    the answer to its question, questions about the service, other languages' needs) will say about
-    the few messages of these conversations.  Everything else is the real engine: the language
-    detector, the router, the renderers, the Desk's memory and the channels.  A message answers the
-    bot's question only when the resident's context says the question was asked, as the real
-    follow-up layer will; without the question, "うん" is just a word.
-    """
-
-    SAID: dict[str, dict] = {
-        "何もかも面倒になった": {"check_in": True},
-        "ぜんぶ嫌になった": {"check_in": True},
-        "うん": {"answer": "yes"},
-        "はい": {"answer": "yes"},
-        "わからない": {"answer": "unsure"},
-        "そこまでじゃない": {"answer": "no"},
-        "これって記録されるの？": {"topic": "privacy", "help": True},
-        "Is this recorded?": {"topic": "privacy", "help": True},
-        "Công ty không trả lương cho tôi ba tháng rồi": {"need": "workplace_trouble"},
-        "Chủ không trả lương cho tôi": {"need": "workplace_trouble"},
-    }
-
-    def match(self, text: str, context: ResidentContext | None = None) -> Match:
-        from bot.types import Evidence, IntentScore
-
-        match = super().match(text, context)
-        said = dict(self.SAID.get(text.strip(), {}))
-        if "answer" in said and (context is None or context.asked != "suicide_check"):
-            return match
-        evidence = (Evidence(phrase=text, found=text, score=0.9, kind="example"),)
-        if said.pop("help", False):
-            said["intents"] = (IntentScore("help", 0.9, "meta", evidence),)
-        if "need" in said:
-            said["intents"] = (IntentScore(said.pop("need"), 0.9, "need", evidence),)
-        return replace(match, **said) if said else match
-
-
-def understood_engine(folder: Path) -> Understood:
-    """Understood over services.yaml and FOREIGN_LINES, copied into `folder`."""
+def understood_engine(folder: Path) -> Engine:
+    """The engine over services.yaml and FOREIGN_LINES (lines that speak other languages), copied into `folder`."""
     catalogue = folder / "services.yaml"
     catalogue.write_text((ROOT / "services.yaml").read_text(encoding="utf-8") + FOREIGN_LINES, encoding="utf-8")
-    return Understood.load(catalogue)
+    return Engine.load(catalogue)

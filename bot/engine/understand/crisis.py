@@ -26,7 +26,8 @@ CRISIS_IDS = ("suicide_risk", "emergency")
 RAISE = 0.5  # one learned layer's P(crisis) that raises a crisis when the other sees some too
 AGREE = 0.2  # "some": the other layer's P(crisis) (death idioms fool one layer more often than both)
 ALONE = 0.8  # one layer this sure raises it alone
-NEGATED_RAISE = 0.8  # when the resident negated the crisis phrase the lexicon found
+NEGATED_RAISE = 0.8  # when the resident negated the crisis phrase the lexicon found: both layers this sure,
+NEGATED_OTHER = 0.6  # the other at least this
 CHECK_IN = 0.2  # below the raise, from here (the other layer seeing a little): distress worth asking about plainly
 CHECK_IN_OTHER = 0.08
 # Distress that names no practical need: the check-in is for these, not for a rent or a boss.
@@ -82,7 +83,7 @@ def call(lexicon: Match, surface: np.ndarray, semantic: np.ndarray | None, class
     high, low = max(ps, other), min(ps, other)
     kind = kind_e if semantic is not None and pe > ps else kind_s
     if negated:
-        if high >= NEGATED_RAISE and low >= AGREE:
+        if high >= NEGATED_RAISE and low >= NEGATED_OTHER:
             return CrisisCall(True, kind, why=f"learned layers despite the negation ({learned})")
         return CrisisCall(False, why=f"{lexicon.crisis_why}; {learned}")
     if high >= ALONE or (high >= RAISE and low >= AGREE):

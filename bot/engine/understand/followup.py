@@ -83,12 +83,12 @@ def answer_to(asked: str, text: str, match: Match) -> Match:
                    crisis_why=f"answered the check-in question: {kind}", decided_by="followup")
 
 
-def topic_of(text: str, topics: dict[str, tuple[str, ...]]) -> str:
-    """Which question about the service a `help` message asks (help.yaml `topics`); "how" by default."""
+def topic_of(text: str, topics: dict[str, tuple[str, ...]]) -> str | None:
+    """Which question about the service a `help` message asks (help.yaml `topics`); None when no word says."""
     folded = f" {fold(text)} "
     for topic, words in topics.items():
         for w in map(fold, words):
             # Words in Latin letters count whole ("ai" is no question about bots in "again").
             if w and ((f" {w} " in folded) if w.isascii() else (w in folded)):
                 return topic
-    return "how"
+    return None

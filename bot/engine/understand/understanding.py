@@ -15,7 +15,6 @@ when a crisis is in doubt. Most Japanese messages never wait for the encoder.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -23,15 +22,11 @@ import numpy as np
 from bot.engine.understand import crisis as crisis_
 from bot.engine.understand.followup import answer_to, topic_of
 from bot.engine.understand.intents import IntentSpec
+from bot.engine.understand.language import UNDETERMINED, detect
 from bot.engine.understand.matcher import Matcher
 from bot.engine.understand.semantic import SemanticModel
-from bot.engine.understand.surface import SurfaceModel
+from bot.engine.understand.surface import SurfaceModel, fold
 from bot.types import Evidence, IntentScore, Layer, Match, ResidentContext
-
-_JAPANESE = re.compile(r"[\u3041-\u30ff\u3400-\u9fff]")
-_KANA = re.compile(r"[\u3041-\u30ff]")
-_LATIN = re.compile(r"[a-zA-Z\u00c0-\u024f]")
-_OTHER_SCRIPT = re.compile(r"[\u0900-\u097f\u0e00-\u0e7f\u1000-\u109f\uac00-\ud7af\u1100-\u11ff]")
 
 
 @dataclass(frozen=True)
@@ -47,26 +42,6 @@ class Weights:
     unsure_margin: float = 0.08  # or the first two this close, with the best below unsure_sure
     unsure_sure: float = 0.5
     lexicon_nothing: float = 0.5  # the lexicon's out_of_scope when no phrase matched at all: how much it counts
-
-
-_CHINESE = re.compile(r"[我你他她们的了吗呢吧没这那说还会对给让被么啊该请帮钱]")
-_ENGLISH = re.compile(r"\b(i|i'm|im|my|the|and|to|is|am|are|have|can|not|don't|dont|want|need|help|please|what|how|you|it)\b")
-
-
-def script_of(text: str) -> str:
-    """How the message is written: "ja" (kana, or kanji as Japanese writes it), "en", "zh", "latin"
-    (another language in Latin letters) or "other" (another script). Only "ja" and "en" are read by
-    the lexicon."""
-    if _KANA.search(text):
-        return "ja"
-    if _OTHER_SCRIPT.search(text):
-        return "other"
-    if _JAPANESE.search(text):
-        return "zh" if _CHINESE.search(text) else "ja"
-    if _LATIN.search(text):
-        english = text.isascii() and len(set(_ENGLISH.findall(text.lower()))) >= 2
-        return "en" if english else "latin"
-    return "ja"
 
 
 class Understanding:
@@ -85,22 +60,34 @@ class Understanding:
     def match(self, text: str, context: ResidentContext | None = None) -> Match:
         context = context or ResidentContext()
         lexicon = self.matcher.match(text)
-        script = script_of(text)
-        japanese = script in ("ja", "en")  # the lexicon reads these; for the rest meaning leads
+        found = detect(text)
+        # The lexicon reads Japanese and some English; for the rest meaning leads.
+        japanese = found.language in ("ja", "ja-easy", "en") or (
+            found.language == UNDETERMINED and lexicon.lang == "ja")
         ps = self.surface.probabilities(text)
         foreign = self.foreign.find(text)
         blend_lexicon = self._lexicon_vector(lexicon) if japanese else None
         first = self._blend(ps, None, blend_lexicon, japanese)
         doubt = not lexicon.crisis and not foreign and \
             crisis_.crisis_share(ps, self.classes)[0] >= crisis_.SURFACE_DOUBT
-        run_semantic = self.semantic is not None and (not japanese or self._unsure(first) or doubt)
+        nothing = not any(s.evidence for s in lexicon.intents)
+        run_semantic = self.semantic is not None and (not japanese or nothing or self._unsure(first) or doubt)
         pe = vector = None
         if run_semantic:
             vector = self.semantic.vector(text)
             pe = self.semantic.probabilities(vector)
         blended = self._blend(ps, pe, blend_lexicon, japanese) if pe is not None else first
+        if lexicon.crisis_why.startswith("crisis phrase negated"):
+            # 「死にたいとは思わないけど毎日さみしい」: the resident said which need it is not.
+            blended = np.where([self.tiers[c] == "crisis" for c in self.classes], blended * 0.3, blended)
         need = next((self.classes[i] for i in np.argsort(-blended) if self.tiers[self.classes[i]] != "crisis"), None)
         call = crisis_.call(lexicon, ps, pe, self.classes, foreign, need)
+        best = self.classes[int(np.argmax(blended))]
+        if not call.raised and best in crisis_.CRISIS_IDS and not lexicon.crisis_why.startswith("crisis phrase negated"):
+            # The layers' best reading is a crisis, but no layer is sure: never a crisis need without the
+            # crisis reply. Ask plainly (suicide), or lead with 110/119 (danger now).
+            call = crisis_.CrisisCall(True, best, check_in=best == "suicide_risk",
+                                      why=f"the blend's best reading is {best}, no layer sure: " + call.why)
         ranked = self._rank(blended, lexicon, ps, pe, call)
         layers = (
             Layer("lexicon", True, tuple((s.id, s.score) for s in lexicon.intents[:3]), note=lexicon.crisis_why),
@@ -113,11 +100,12 @@ class Understanding:
         match = replace(
             lexicon, intents=tuple(ranked), crisis=call.raised, crisis_why=call.why, layers=layers,
             decided_by=decided_by, check_in=call.check_in,  # crisis.py asks only about suicide (kind suicide_risk)
-            unsure=not call.raised and self._unsure(blended),
-            lang="en" if script in ("en", "latin") else "ja",
+            unsure=not call.raised and (self._unsure(blended) or self._disagree(nothing, fold(text).split(), ps, pe, blended)),
+            language=found.language, lang=found.lang, language_why=found.why,
         )
         if match.intents[0].id == "help":
-            match = replace(match, topic=topic_of(text, self.topics))
+            # A plain question about the bot is how to use it; an unsure one gets the choices instead.
+            match = replace(match, topic=topic_of(text, self.topics) or (None if match.unsure else "how"))
         if context.asked:
             match = answer_to(context.asked, text, match)
         return match
@@ -169,6 +157,15 @@ class Understanding:
         w = self.weights
         first, second = np.sort(blended)[::-1][:2]
         return bool(first < w.unsure_top or (first - second < w.unsure_margin and first < w.unsure_sure))
+
+    def _disagree(self, nothing: bool, words: list[str], ps: np.ndarray, pe: np.ndarray | None,
+                  blended: np.ndarray) -> bool:
+        """No phrase of any need in the message, none clear, and the two learned layers read it differently
+        or it is a word or two: the bot does not know what the resident needs (keyboard noise, a word it
+        has never seen). Better to ask than to guess."""
+        if not nothing or float(blended.max()) >= self.weights.unsure_sure:
+            return False
+        return (pe is not None and int(np.argmax(ps)) != int(np.argmax(pe))) or len(words) <= 2
 
     def _top(self, probs: np.ndarray, n: int = 3) -> tuple[tuple[str, float], ...]:
         order = np.argsort(-probs)[:n]
