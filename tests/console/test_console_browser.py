@@ -157,13 +157,13 @@ def test_staff_see_the_language_of_a_message_and_can_answer_in_another(open_page
     page.wait_for_selector("#why-language")
     language = page.inner_text("#why-language")
     assert "ベトナム語" in language and "Vietnamese letters" in language
-    assert "Vấn đề ở chỗ làm" in page.inner_text("#chat .quick")  # the needs offered, in Vietnamese
+    assert "Cảm ơn bạn đã kể cho mình về nơi làm việc" in page.inner_text("#chat")  # the need, in Vietnamese
     shot(page, "try-language")
     page.select_option("#lang", "ja-easy")
     page.click("#try-form button[type=submit]")
     page.wait_for_selector("#why-language")
     assert "やさしい日本語" in page.inner_text("#why-language") and "相談者が選んだ言語" in page.inner_text("#why-language")
-    assert "ごめんなさい。" in page.inner_text("#chat")
+    assert "はたらく ところの ことを 話して くれて" in page.inner_text("#chat")
 
 
 def test_the_console_works_on_a_phone(open_page, site, shot):
