@@ -12,6 +12,8 @@ opening" can be computed; `hours_text` keeps the source's own words.
         - {day: 10, open: "08:00", close: "08:00"}          # equal: 24 h from open
       nth_weekday:                                          # 毎月第2土曜 10:00-12:00
         - {nth: 2, weekday: sat, open: "10:00", close: "12:00"}
+      holidays:                                             # on a public holiday, these slots
+        - {open: "09:00", close: "18:00"}                   #   instead of the weekday's (土日祝 9-18)
       closed: [holidays, new_year, "08-13..08-15"]          # 祝日, 12/29-1/3, ranges
     hours: {varies: true}                                   # varies by prefecture: never open-now
 
@@ -54,6 +56,7 @@ class Hours:
     monthly: tuple[tuple[int, Slot], ...] = ()  # (day of month, slot)
     nth_weekday: tuple[tuple[int, int, Slot], ...] = ()  # (nth 1-5 or -1 last, weekday, slot)
     closed_holidays: bool = False
+    holiday_slots: tuple[Slot, ...] = ()  # a public holiday's own hours, in place of its weekday's
     closed_ranges: tuple[tuple[tuple[int, int], tuple[int, int]], ...] = ()
     unknown: bool = False
     extra: dict = field(default_factory=dict, compare=False, hash=False)
@@ -98,6 +101,8 @@ class Hours:
     def _slots_on(self, day: date) -> list[Slot]:
         if self._closed(day):
             return []
+        if self.holiday_slots and jpholiday.is_holiday(day):
+            return list(self.holiday_slots)
         wd = day.weekday()
         slots = [s for d, s in self.weekly if d == wd]
         slots += [s for d, s in self.monthly if d == day.day]
@@ -159,7 +164,7 @@ def _weekday(name: object, where: str) -> int:
     return DAYS.index(key)
 
 
-_KEYS = {"always", "varies", "weekly", "monthly", "nth_weekday", "closed"}
+_KEYS = {"always", "varies", "weekly", "monthly", "nth_weekday", "holidays", "closed"}
 
 
 def parse_hours(raw: object) -> Hours:
@@ -197,6 +202,7 @@ def parse_hours(raw: object) -> Hours:
         if nth not in (1, 2, 3, 4, 5, -1):
             raise HoursError(f"{where}: nth must be 1..5 or -1 (last)")
         nth_weekday.append((nth, _weekday(item.get("weekday"), where), _slot(item, where)))
+    holiday_slots = tuple(_slot(item, f"hours.holidays[{i}]") for i, item in enumerate(raw.get("holidays") or []))
     closed_holidays = False
     ranges: list[tuple[tuple[int, int], tuple[int, int]]] = []
     for item in raw.get("closed") or []:
@@ -214,13 +220,16 @@ def parse_hours(raw: object) -> Hours:
             except ValueError as exc:
                 raise HoursError(f"hours.closed: {item!r}: {exc}") from None
             ranges.append(((a, b), (c, d)))
-    if not (weekly or monthly or nth_weekday):
+    if not (weekly or monthly or nth_weekday or holiday_slots):
         raise HoursError("hours: give always, varies, or at least one weekly/monthly/nth_weekday slot")
+    if holiday_slots and closed_holidays:
+        raise HoursError("hours: holidays has slots and closed lists holidays: which is it?")
     return Hours(
         weekly=tuple(weekly),
         monthly=tuple(monthly),
         nth_weekday=tuple(nth_weekday),
         closed_holidays=closed_holidays,
+        holiday_slots=holiday_slots,
         closed_ranges=tuple(ranges),
     )
 
@@ -254,6 +263,7 @@ def parse_compact(text: str) -> dict | None:
     """The one-line hours operators write in a CSV cell, as the catalogue's `hours` mapping.
 
     '24h' | 'varies' | 'mon-fri 09:00-17:00; sat 10:00-12:00; closed holidays, new_year'
+    | 'mon-fri 09:00-20:00; 土日祝 09:00-17:00' (a holiday keeps the hours named with 祝)
     | '毎月第2土曜 10:00-12:00' | '2nd sat 10:00-12:00' | 'last sun 13:00-15:00' | 'day 10 08:00-08:00'
     Empty means unknown (None).  Raises HoursError on anything else.
     """
@@ -293,6 +303,13 @@ def parse_compact(text: str) -> dict | None:
         elif day:
             out.setdefault("monthly", []).append({"day": int(day.group(1)), **times})
         else:
+            # 土日祝 / sat,sun,holidays: the holiday's own slot besides the weekdays named
+            hol = re.search(r"祝休日|祝日|祝|holidays?", head)
+            if hol:
+                out.setdefault("holidays", []).append(dict(times))
+                head = (head[: hol.start()] + head[hol.end():]).strip(" ・、,")
+                if not head:
+                    continue
             days = _compact_days(head) if head and head not in ("毎日", "daily") else list(DAYS)
             out.setdefault("weekly", []).append({"days": days, **times})
     parse_hours(out)  # validate
