@@ -205,6 +205,16 @@ def cmd_catalogue_check(args) -> int:
             print(p)
         print(f"{len(exc.problems)} problem(s)", file=sys.stderr)
         return 1
+    from bot.engine.catalogue.hourstext import warnings
+
+    name = path.name if path.parent == Path.cwd() or path == default_catalogue_path() else str(path)
+    found = warnings(cat.services, name)
+    for w in found:
+        print(w)
+    if found:
+        print(f"{len(found)} warning(s): the structured hours say otherwise than the source's words",
+              file=sys.stderr)
+        return 1
     print(f"{path.name}: {len(cat.services)} services, no problems (version {cat.version})")
     return 0
 
