@@ -3,7 +3,7 @@
     bot chat                      talk to the bot in the terminal
     bot route --jsonl             JSON lines in, referrals out
     bot test-referrals FILE...    referral cases -> per-need report
-    bot catalogue check|stale     keep services.yaml true
+    bot catalogue check|stale     keep services.yaml true (bot/cli/catalogue.py: build, coverage)
     bot i18n check                every fixed text in every reply language (locales/)
 """
 
@@ -206,8 +206,9 @@ def cmd_catalogue_check(args) -> int:
         print(f"{len(exc.problems)} problem(s)", file=sys.stderr)
         return 1
     from bot.engine.catalogue.hourstext import warnings
+    from bot.engine.catalogue.model import ROOT
 
-    name = path.name if path.parent == Path.cwd() or path == default_catalogue_path() else str(path)
+    name = path.name if path.resolve().parent == ROOT else str(path)
     found = warnings(cat.services, name)
     for w in found:
         print(w)
@@ -308,7 +309,8 @@ def _extensions(sub, cat) -> None:
     """Commands that live with their subsystems (server, channels, database, imports)."""
     import importlib
 
-    for module in ("bot.cli.server", "bot.cli.local", "bot.cli.console", "bot.cli.semantic", "bot.bench"):
+    for module in ("bot.cli.server", "bot.cli.local", "bot.cli.catalogue", "bot.cli.console", "bot.cli.semantic",
+                   "bot.bench"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -27,7 +27,7 @@ STATUS = ("active", "paused", "ended")
 REQUIRED = ("id", "name", "kind", "intents", "area", "source_url", "source_date", "confidence", "status")
 FIELDS = set(REQUIRED) | {
     "name_en", "name_local", "phone", "phone_alt", "url", "line_url", "hours", "hours_text", "free", "for_whom",
-    "languages", "address", "lat", "lon", "checked", "notes", "excludes",
+    "languages", "address", "lat", "lon", "checked", "notes", "excludes", "credit",
 }
 # 0120-279-338, 0570-078374, 0800-100-2707, 090-1234-5678; #8891; 110/119/189/188
 PHONE = re.compile(r"^(#\d{4}|1\d\d|0[\d-]+)$")
@@ -63,6 +63,7 @@ class Service:
     checked: date | None = None
     notes: str | None = None
     excludes: tuple[str, ...] = ()  # areas inside `area` it does not serve (a prefecture centre's 政令市)
+    credit: str | None = None  # the attribution a licence asks for (CC BY open data), shown with the entry
     line: int = 0  # where it stands in the file, for messages
 
     @property
@@ -328,6 +329,7 @@ def load_catalogue(
                 checked=checked,
                 notes=raw.get("notes"),
                 excludes=excludes,
+                credit=raw.get("credit"),
                 line=line,
             )
         )
