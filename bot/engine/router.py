@@ -241,7 +241,9 @@ def _hit(s: Service, intent: str, now: datetime, why: str, distance: float | Non
 def _speaks(s: Service, own: str) -> int:
     """0: the line speaks the resident's own language; 1: by an interpreter; 2: not that we know."""
     if own in s.languages:
-        return 0
+        # For a resident writing Japanese, a line for speakers of many languages (a foreign residents'
+        # centre) follows the lines that speak Japanese alone: it is there for others first.
+        return 1 if own == "ja" and set(s.languages) - {"ja"} else 0
     if own == "ja-easy":
         return 1 if "ja" in s.languages else 2
     return 1 if own != "ja" and "multi" in s.languages else 2
