@@ -120,6 +120,8 @@ class ServiceHit:
     address: str | None = None
     languages: tuple[str, ...] = ()  # the languages it can be consulted in (codes, "multi": by interpreter)
     name_local: str | None = None  # its name in a language other than Japanese, as its source gives it
+    credit: str | None = None  # the attribution the data's licence asks for (CC BY), shown with it
+    source_url: str | None = None  # where its facts were read: a place with no number or website points there
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,7 @@ from bot.engine.render import (
     label,
     leads_with_lines,
     name,
+    place_lines,
     short,
     shown_lang,
     speaks,
@@ -583,6 +584,8 @@ def _bubble(hit: ServiceHit, lang: str, badge: str | None = None) -> FlexBubble:
     body.append(FlexText(text=status(hit, lang), size="sm", color=colour, weight="bold", wrap=True, margin="md"))
     if hit.hours_text and hit.open_now is not None and not hit.always_open:
         body.append(FlexText(text=hit.hours_text, size="xs", color=GREY, wrap=True))
+    if hit.kind == "place":  # when and where it meets, and the credit its data's licence asks for
+        body += [FlexText(text=x, size="xs", color=GREY, wrap=True) for x in place_lines(hit, lang)]
     marks = [x for x in (words.number(hit.phone) if hit.phone else None,
                          short(lang, "reply.free") if hit.free == "yes" else None,
                          short(lang, "reply.km", km=hit.distance_km) if hit.distance_km is not None else None) if x]

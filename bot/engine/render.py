@@ -59,7 +59,7 @@ def when(dt: datetime, lang: str) -> str:
 def status(hit: ServiceHit, lang: str) -> str:
     """Open-now badge or next opening; unknown hours are never shown as open."""
     if hit.open_now is None:
-        key = "reply.confirm"
+        key = "reply.confirm_place" if hit.kind == "place" else "reply.confirm"
     elif hit.always_open:
         key = "reply.open24"
     elif hit.open_now:
@@ -122,7 +122,23 @@ def service_line(hit: ServiceHit, lang: str, badge: str | None = None) -> str:
         line += f"\n   {hit.hours_text}"
     if hit.phone and hit.url and hit.kind not in ("web",):
         line += f"\n   {hit.url}"
+    if hit.kind == "place":
+        line += "".join(f"\n   {x}" for x in place_lines(hit, lang))
     return line
+
+
+def place_lines(hit: ServiceHit, lang: str) -> list[str]:
+    """A place to go: when it meets in its organisers' words, where, where that was read, and the credit."""
+    out = []
+    if hit.hours_text and hit.open_now is None:
+        out.append(f"{short(lang, 'reply.schedule')}: {hit.hours_text}")
+    if hit.address:
+        out.append(hit.address)
+    if not contact(hit) and hit.source_url:
+        out.append(f"{short(lang, 'reply.source')}: {hit.source_url}")
+    if hit.credit:
+        out.append(hit.credit)
+    return out
 
 
 def area_line(referral: Referral) -> str | None:

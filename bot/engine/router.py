@@ -37,6 +37,8 @@ COMMON_NEEDS = ("mental_health", "loneliness", "financial_hardship", "workplace_
 CHECKIN_NEED = "mental_health"  # answered after "no, not that far" to the check-in question
 # Lines a resident in crisis may reach in their own language, after the 24-hour lines.
 LANGUAGE_LINE_INTENTS = ("suicide_risk", "mental_health", "loneliness")
+PLACE_FIRST = ("places_to_go", "food")  # needs a place to go answers first
+PLACES_PER_NEED = 1  # places shown for any other need (認知症カフェ for dementia, beside the centres)
 
 
 @dataclass(frozen=True)
@@ -235,6 +237,8 @@ def _hit(s: Service, intent: str, now: datetime, why: str, distance: float | Non
         address=s.address,
         languages=s.languages,
         name_local=s.name_local,
+        credit=s.credit,
+        source_url=s.source_url.split(" ; ")[0].strip() if s.kind == "place" and s.source_url else None,
     )
 
 
@@ -325,7 +329,9 @@ def _for_need(intent: str, catalogue: Catalogue, now: datetime, area: Area | Non
             if context.lat is not None and context.lon is not None and s.lat is not None and s.lon is not None:
                 distance = haversine(context.lat, context.lon, s.lat, s.lon)
             where = ("municipality", "designated city", "prefecture")[min(level, 2)]
-            local.append(((level, distance or 0.0, *quality(s)), s, f"local: covers {area.name} ({where})", distance))
+            # Nearest first among those with a location; those without one after them.
+            near = distance if distance is not None else (0.0 if context.lat is None else float("inf"))
+            local.append(((level, near, *quality(s)), s, f"local: covers {area.name} ({where})", distance))
     national = [
         (quality(s), s, "national line for this need", None)
         for s in catalogue.national.get(intent, ())
@@ -334,12 +340,30 @@ def _for_need(intent: str, catalogue: Catalogue, now: datetime, area: Area | Non
     # All are ordered; only those that will be shown are made into hits (opening hours and all).
     local.sort(key=lambda x: x[0])
     national.sort(key=lambda x: x[0])
-    picked: list[ServiceHit | tuple[tuple, Service, str, float | None]] = list(local)
-    if area is not None and not any(areas.level(s.area, area.code) in (0, 1) for _, s, _, _ in local):
+    if intent not in PLACE_FIRST:
+        # A place to go answers this need beside the lines and centres, not instead of them.
+        places = [x for x in local if x[1].kind == "place"][:PLACES_PER_NEED]
+        local = [x for x in local if x[1].kind != "place" or x in places]
+    # A centre known by name only (no number, no website) helps less than the town's website.
+    reachable = [x for x in local if x[1].kind == "place" or x[1].phone or x[1].url or x[1].line_url]
+    unreachable = [x for x in local if x not in reachable]
+    picked: list[ServiceHit | tuple[tuple, Service, str, float | None]] = list(reachable)
+    if area is not None and not any(areas.level(s.area, area.code) in (0, 1) for _, s, _, _ in reachable):
         fallback = _official_site(intent, area, areas)
         if fallback:
             picked.append(fallback)
     picked += national
+    picked += unreachable
+    seen_phones: set[str] = set()
+    unique: list = []
+    for p in picked:
+        phone = p.phone if isinstance(p, ServiceHit) else p[1].phone
+        if phone and phone in seen_phones:
+            continue  # the same number under two entries (a centre that is also the hikikomori desk)
+        if phone:
+            seen_phones.add(phone)
+        unique.append(p)
+    picked = unique
     hits = [p if isinstance(p, ServiceHit) else _hit(p[1], intent, now, p[2], p[3]) for p in picked[:limit]]
     if not picked and (general := catalogue.get(GENERAL_LINE)):
         # Never an empty list: the general line takes every kind of trouble.
