@@ -482,8 +482,8 @@ def write(catalogue: Path, report: Report, sourced: Sourced, text: str | None = 
                 updates["phone_alt"] = derived.entry.get("phone_alt") or []
             else:
                 updates[key] = derived.entry.get(key)
-        old_catalogue_note = _catalogue_part(e.raw.get("notes"))
-        keep_note = old_catalogue_note
+        # The catalogue's old judgement stays unless the number or the words it was about changed.
+        keep_note = "" if "phone" in updates else _catalogue_part(e.raw.get("notes"))
         if "hours_text" in updates:
             fresh = derived.entry.get("hours")
             if fresh is not None:
