@@ -157,7 +157,16 @@ def _credit(row: Row) -> str | None:
     return f"出典：{who}「{m.group(2)}」（東京都オープンデータカタログサイト、CC BY 4.0）をもとに作成"
 
 
-def derive(row: Row, areas: Areas, lookup: dict | None = None) -> Derived:
+def national_numbers(sourced: Sourced) -> set[str]:
+    """Digits of every number a national line has (#8891's 0120-8891-77): never a local centre's own."""
+    out: set[str] = set()
+    for row in sourced.rows:
+        if row.table.stem.startswith("national"):
+            out |= {re.sub(r"[^\d#]", "", n) for n, _ in numbers_of(row.get("phone"))[0]}
+    return out
+
+
+def derive(row: Row, areas: Areas, lookup: dict | None = None, national: set[str] = frozenset()) -> Derived:
     """The entry a row gives on its own (the builder's proposal for a new entry)."""
     lookup = lookup if lookup is not None else _areas_lookup(areas)
     table = row.table
@@ -171,7 +180,7 @@ def derive(row: Row, areas: Areas, lookup: dict | None = None) -> Derived:
     found, left = numbers_of(row.get("phone"), place=place)
     numbers = [n for n, _ in found]
     # A local number first; #8891 or 189 leads only when the row gives nothing else.
-    found.sort(key=lambda f: not f[0].startswith("0"))
+    found.sort(key=lambda f: not f[0].startswith("0") or re.sub(r"\D", "", f[0]) in national)
     printed = numbers + [n for n, _ in numbers_of(row.get("hours_text"))[0] if n not in numbers]
     phone = found[0][0] if found else None
     alts = [{"number": n, "note": label or "別の番号"} for n, label in found[1:]]
@@ -267,19 +276,24 @@ def _norm(value) -> str:
 def compare(entry: dict, derived: Derived) -> list[tuple[str, str]]:
     """(field, what differs) for each fact of the row the entry does not repeat."""
     out: list[tuple[str, str]] = []
-    row_numbers = {re.sub(r"\D", "", n) for n in derived.numbers}
+    printed = {re.sub(r"[^\d#]", "", n): n for n in derived.numbers}
     phone = entry.get("phone")
-    if phone is not None and re.sub(r"[^\d#]", "", str(phone)).lstrip("#") not in {
-            n.lstrip("#") for n in row_numbers | {re.sub(r"[^\d#]", "", n) for n in derived.numbers}}:
-        out.append(("phone", f"{phone} is not among the row's numbers ({', '.join(derived.numbers) or 'none'})"))
+    if phone is not None:
+        as_printed = printed.get(re.sub(r"[^\d#]", "", str(phone)))
+        if as_printed is None:
+            out.append(("phone", f"{phone} is not among the row's numbers ({', '.join(derived.numbers) or 'none'})"))
+        elif as_printed != str(phone):
+            out.append(("phone", f"{phone} is printed {as_printed} in the row"))
     local = [n for n in derived.numbers if n.startswith("0")]
     if phone is None and derived.entry.get("phone") and local and entry.get("status", "active") == "active":
         out.append(("phone", f"null, but the row gives {derived.entry['phone']}"))
     for alt in entry.get("phone_alt") or []:
         number = str(alt.get("number") if isinstance(alt, dict) else alt)
-        if re.sub(r"[^\d#]", "", number).lstrip("#") not in {re.sub(r"[^\d#]", "", n).lstrip("#")
-                                                             for n in derived.numbers}:
+        as_printed = printed.get(re.sub(r"[^\d#]", "", number))
+        if as_printed is None:
             out.append(("phone_alt", f"{number} is not among the row's numbers"))
+        elif as_printed != number:
+            out.append(("phone_alt", f"{number} is written {as_printed} in the row"))
     for key in CHECKED:
         want = _without_old_numbers(derived.row.get(key) if key != "confidence" else derived.entry.get(key))
         have = entry.get(key)
@@ -337,6 +351,7 @@ def check(catalogue: Path, sourced: Sourced, areas: Areas, text: str | None = No
     entries = reader.parse(text)
     report = Report()
     lookup = _areas_lookup(areas)
+    national = national_numbers(sourced)
     name = display(catalogue)
     present: set[str] = set()
     for e in entries:
@@ -348,7 +363,7 @@ def check(catalogue: Path, sourced: Sourced, areas: Areas, text: str | None = No
         if row is None:
             report.operator.append(sid)
             continue
-        derived = derive(row, areas, lookup)
+        derived = derive(row, areas, lookup, national)
         differences = compare(e.raw, derived)
         if differences:
             report.changed[sid] = (derived, differences)
@@ -359,7 +374,7 @@ def check(catalogue: Path, sourced: Sourced, areas: Areas, text: str | None = No
             report.agreeing += 1
     for sid, row in sourced.by_entry.items():
         if sid not in present:
-            derived = derive(row, areas, lookup)
+            derived = derive(row, areas, lookup, national)
             report.missing.append(derived)
             report.findings.append(Finding(row.where, f"{sid}: no entry in {name}"))
     return report

@@ -17,6 +17,7 @@ the national scheme, so only its own entry counts.
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
@@ -93,6 +94,9 @@ def kind_of(service: Service, sourced: Sourced) -> str | None:
 
 
 def measure(catalogue: Catalogue, sourced: Sourced, areas: Areas) -> Coverage:
+    NATIONAL_NUMBERS.clear()
+    NATIONAL_NUMBERS.update(re.sub(r"\D", "", n) for s in catalogue.services if s.national
+                            for n in (s.phone, *(a for a, _ in s.phone_alt)) if n)
     the_areas = the_67(areas)
     cells: dict[str, dict[str, Cell]] = {k: defaultdict(Cell) for k, _, _ in KINDS}
     cov = Coverage(the_areas, cells)
@@ -135,9 +139,14 @@ def measure(catalogue: Catalogue, sourced: Sourced, areas: Areas) -> Coverage:
     return cov
 
 
+NATIONAL_NUMBERS: set[str] = set()  # digits of the national lines' numbers, filled by measure()
+
+
 def local_phone(s: Service) -> bool:
-    """A number of the centre itself: #8891 and 189 reach a centre through a national exchange, not its own line."""
-    return any(n and n.startswith("0") for n in (s.phone, *(a for a, _ in s.phone_alt)))
+    """A number of the centre itself: #8891, 189 and a national line's free dial reach a centre through a
+    national exchange, not its own line."""
+    return any(n and n.startswith("0") and re.sub(r"\D", "", n) not in NATIONAL_NUMBERS
+               for n in (s.phone, *(a for a, _ in s.phone_alt)))
 
 
 def _add(cell: Cell, s: Service) -> None:
