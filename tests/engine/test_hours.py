@@ -103,3 +103,19 @@ def test_hours_that_vary_or_are_unknown_are_never_open():
 def test_unreadable_hours_say_what_is_wrong(raw, message):
     with pytest.raises(HoursError, match=message):
         parse_hours(raw)
+
+
+def test_a_holiday_with_hours_of_its_own_keeps_them_and_not_the_weekdays():
+    from bot.engine.catalogue.hours import parse_compact
+
+    hours = parse_hours(parse_compact("mon-fri 09:00-20:00; 土日祝 09:00-17:00; closed new_year"))
+    assert hours.is_open(at("2026-11-23T10:00")) is True  # 勤労感謝の日, a Monday
+    assert hours.is_open(at("2026-11-23T18:00")) is False  # the weekday evening is not the holiday's
+    assert hours.is_open(at("2026-11-24T18:00")) is True
+    assert hours.is_open(at("2027-01-02T10:00")) is False
+
+
+def test_holiday_hours_and_closed_on_holidays_together_are_refused():
+    with pytest.raises(HoursError, match="which is it"):
+        parse_hours({"weekly": [{"days": ["mon"], "open": "09:00", "close": "17:00"}],
+                     "holidays": [{"open": "09:00", "close": "12:00"}], "closed": ["holidays"]})
