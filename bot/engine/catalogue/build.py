@@ -489,7 +489,6 @@ def write(catalogue: Path, report: Report, sourced: Sourced, text: str | None = 
             continue
         derived, differences = report.changed[sid]
         end_of_entry = starts[i + 1] if i + 1 < len(starts) else len(lines)
-        key_lines = sorted((ln - 1, k) for k, ln in e.keys.items())
         updates: dict[str, object] = {}
         for key, _ in differences:
             if key in ("phone", "phone_alt"):
@@ -519,28 +518,49 @@ def write(catalogue: Path, report: Report, sourced: Sourced, text: str | None = 
             (row_notes + " ／" if row_notes else "") + keep_note)
         if _norm(fresh_notes) != _norm(e.raw.get("notes")):
             updates["notes"] = fresh_notes or None
-        for key, value in updates.items():
-            block = [] if key == "phone_alt" and not value else value_lines(key, value)
-            spans = [a for a, k in key_lines if k == key]
-            if spans:
-                a = spans[0]
-                later = [b for b, _ in key_lines if b > a]
-                b = later[0] if later else end_of_entry
-                while b > a + 1 and (not lines[b - 1].strip() or lines[b - 1].startswith("#")):
-                    b -= 1
-                edits.append((a, b, block))
-            elif block:
-                before = [b for b, k in key_lines if k in ORDER and ORDER.index(k) < ORDER.index(key)]
-                after = max(before) if before else key_lines[0][0]
-                nxt = [b for b, _ in key_lines if b > after]
-                at = nxt[0] if nxt else end_of_entry
-                edits.append((at, at, block))
-    for a, b, block in sorted(edits, key=lambda x: -x[0]):
-        lines[a:b] = block
+        edits += key_edits(lines, e, end_of_entry, updates)
+    apply_edits(lines, edits)
     text = "\n".join(lines)
     if report.missing:
         text = _append(text, report.missing, sourced)
     return text, notes
+
+
+def key_edits(lines: list[str], entry: reader.Entry, end_of_entry: int, updates: dict) -> list[tuple[int, int, list[str]]]:
+    """The line edits that give `entry` (at lines[entry.line - 1:end_of_entry]) the values in `updates`.
+
+    A key that is there has its lines replaced (a block value with all its lines; a value of
+    None for phone_alt, or an empty one, drops the key); a key that is not is inserted after
+    the keys that come before it in ORDER.  Comments and blank lines after the entry stay.
+    """
+    key_lines = sorted((ln - 1, k) for k, ln in entry.keys.items())
+    last = end_of_entry
+    while last > entry.line and (not lines[last - 1].strip() or lines[last - 1].startswith("#")):
+        last -= 1
+    edits: list[tuple[int, int, list[str]]] = []
+    for key, value in updates.items():
+        block = [] if key == "phone_alt" and not value else value_lines(key, value)
+        spans = [a for a, k in key_lines if k == key]
+        if spans:
+            a = spans[0]
+            later = [b for b, _ in key_lines if b > a]
+            b = min(later[0], last) if later else last
+            while b > a + 1 and (not lines[b - 1].strip() or lines[b - 1].lstrip().startswith("#")):
+                b -= 1
+            edits.append((a, b, block))
+        elif block:
+            before = [b for b, k in key_lines if k in ORDER and key in ORDER and ORDER.index(k) < ORDER.index(key)]
+            after = max(before) if before else key_lines[-1][0]
+            nxt = [b for b, _ in key_lines if b > after]
+            at = nxt[0] if nxt else last
+            edits.append((at, at, block))
+    return edits
+
+
+def apply_edits(lines: list[str], edits: list[tuple[int, int, list[str]]]) -> None:
+    """Replace lines[a:b] with each block, last first so that earlier line numbers stay right."""
+    for a, b, block in sorted(edits, key=lambda x: -x[0]):
+        lines[a:b] = block
 
 
 def _append(text: str, missing: list[Derived], sourced: Sourced) -> str:

@@ -18,6 +18,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from bot.engine.areas import Areas
+from bot.engine.catalogue import reader
+from bot.engine.catalogue.build import apply_edits, entry_text, key_edits
 from bot.engine.catalogue.hours import HoursError, parse_compact
 from bot.engine.catalogue.model import CONFIDENCE, KINDS, STATUS, CatalogueError, load_catalogue, valid_phone
 
@@ -231,34 +233,46 @@ def flow_style(value):
 
 
 def merge(plan: Plan, catalogue_path: Path, intent_ids: set[str], area_codes: set[str], write: bool) -> list[str]:
-    """Compute added/changed/unchanged; with write, merge and save. Returns problems (nothing written if any)."""
-    y = _yaml()
-    data = y.load(catalogue_path.read_text(encoding="utf-8")) or CommentedSeq()
-    by_id = {str(item.get("id")): item for item in data if isinstance(item, dict)}
+    """Compute added/changed/unchanged; with write, merge and save. Returns problems (nothing written if any).
+
+    The file is edited line by line (bot/engine/catalogue/build.py): a changed entry has only the
+    lines of its changed keys rewritten, a new one is appended; comments, order and every other
+    line stay.  (ruamel's round trip of the whole file took seconds at 1,500 entries.)
+    """
+    text = catalogue_path.read_text(encoding="utf-8")
+    try:
+        entries = reader.parse(text)
+    except reader.YamlProblem as exc:
+        return [f"{catalogue_path.name}:{exc.line}: {exc.message}"]
+    lines = text.split("\n")
+    position = {str(e.raw.get("id")): i for i, e in enumerate(entries) if isinstance(e.raw, dict)}
+    edits: list[tuple[int, int, list[str]]] = []
+    fresh: list[dict] = []
     for _, entry in plan.entries:
-        current = by_id.get(entry["id"])
-        if current is None:
+        i = position.get(entry["id"])
+        if i is None:
             plan.added.append(entry["id"])
-            fresh = CommentedMap()
-            for key in ORDER:
-                if key in entry:
-                    fresh[key] = flow_style(entry[key]) if key in ("intents", "hours") else entry[key]
-            data.append(fresh)
+            fresh.append({key: entry[key] for key in ORDER if key in entry})
             continue
-        changed = []
+        current = entries[i].raw
+        updates = {}
         for key, value in entry.items():
             if value in (None, "", []) and key not in current:
                 continue
             if _plain(current.get(key)) != value and str(current.get(key)) != str(value):
                 if value in (None, "") and key in ("notes", "name_en", "checked"):
                     continue  # an empty cell never erases an operator's note
-                changed.append(key)
-                current[key] = flow_style(value) if key in ("intents", "hours") else value
-        if changed:
-            plan.changed.append((entry["id"], changed))
+                updates[key] = value
+        if updates:
+            plan.changed.append((entry["id"], list(updates)))
+            end = entries[i + 1].line - 1 if i + 1 < len(entries) else len(lines)
+            edits += key_edits(lines, entries[i], end, updates)
         else:
             plan.unchanged.append(entry["id"])
-    text = dump_catalogue(y, data)
+    apply_edits(lines, edits)
+    text = "\n".join(lines)
+    if fresh:
+        text = text.rstrip("\n") + "\n\n" + "\n".join(entry_text(e) for e in fresh)
     try:
         load_catalogue(catalogue_path, intent_ids, area_codes, text=text)
     except CatalogueError as exc:
