@@ -3,7 +3,8 @@
 The 67 areas are the 47 prefectures and the 20 designated cities (政令指定都市).  An entry is of
 a statutory kind when it comes from that kind's sourced table (an operator's entry, from no
 row, by its id's prefix: mhwc_, hik_, os_, dv_, jiso_, ss_).  It covers an area when its `area`
-is the area or a town in it, it is active, and the area is not in its `excludes`.
+is the area (or, for a designated city, one of its wards), it is active, and the area is not in its
+`excludes`; an entry for another town covers only that town (a サポステ, its prefecture).
 
 "With a phone" means a number of the centre's own (0…): #8891 and 189 reach the local centre
 through a national exchange, and are counted as no phone of the area's.
@@ -127,9 +128,11 @@ def measure(catalogue: Catalogue, sourced: Sourced, areas: Areas) -> Coverage:
                 cov.saposute_prefs.add(pref)
             target = city_of.get(code) if len(code) == 6 else code
             if len(code) == 6 and target is None:
-                target = pref  # a town's own centre (調布市のサポステ, 盛岡市の DV): counts for its prefecture
-            if target is None:
-                continue
+                # A town's own desk (盛岡市の DV センター, 合志市のひきこもり窓口) serves that town, not the
+                # prefecture; a サポステ in a town is the prefecture's, wherever it stands.
+                if kind != "saposute":
+                    continue
+                target = pref
             _add(cells[kind][target], s)
             if len(target) == 2 and kind in PREFECTURE_SERVES_CITY:
                 for city_code, _, is_city in the_areas:
