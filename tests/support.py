@@ -3,7 +3,7 @@
     ROOT, SHARED                the repository and the shared folder beside it (../shared)
     engine(), at(), WEDNESDAY_NOON, TUESDAY_3AM     one engine per session, fixed times
     World, fresh_world(), server_settings()         a bot server wired to fake LINE and Telegram
-    Understood, understood_engine(), FOREIGN_LINES  the conversation tests' engine (see Understood)
+    understood_engine()    the conversation tests' engine over a copy of services.yaml
 """
 
 from __future__ import annotations
@@ -102,38 +102,10 @@ def fresh_world(server, platforms) -> World:  # noqa: ANN001
 
 # Two lines that speak residents' languages, copied from data/sourced/foreign_residents.csv (facts
 # and sources as read there) for the conversation tests, until they are in services.yaml (#15).
-FOREIGN_LINES = """
-- id: fr_roudou_hotline_foreign_vi
-  name: 労働条件相談ほっとライン（ベトナム語）
-  kind: phone
-  intents: [workplace_trouble]
-  phone: 0120-558-815
-  hours_text: 平日 17:00〜22:00／土日 9:00〜21:00（12月29日〜1月3日は休み）
-  free: true
-  languages: [vi]
-  area: national
-  source_url: https://hokkorijapan.com/labor-hotline-support-in-japan/ ; https://an-japan.com/2019/05/26/2019-05-26-hotline-in-8-languages/
-  source_date: "2019-05-26 (an-japan: 8言語化); hokkorijapan undated"
-  confidence: low
-  status: active
-
-- id: fire_ambulance_119_interp
-  name: 119番通報の多言語通訳
-  kind: phone
-  intents: [emergency]
-  phone: "119"
-  hours: {always: true}
-  languages: [ja, en, zh, ko, pt, es, th, vi, tl, id, ne, my]
-  area: national
-  source_url: https://www.city.kosai.shizuoka.jp/soshikiichiran/kosaishishobohombu/gyomuannai/1/11629.html
-  source_date: "2024-11-01 (湖西市)"
-  confidence: high
-  status: active
-"""
 
 
 def understood_engine(folder: Path) -> Engine:
-    """The engine over services.yaml and FOREIGN_LINES (lines that speak other languages), copied into `folder`."""
+    """The engine over a copy of services.yaml in `folder` (the conversation tests may reload it)."""
     catalogue = folder / "services.yaml"
-    catalogue.write_text((ROOT / "services.yaml").read_text(encoding="utf-8") + FOREIGN_LINES, encoding="utf-8")
+    catalogue.write_text((ROOT / "services.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     return Engine.load(catalogue)

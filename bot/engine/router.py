@@ -213,14 +213,29 @@ def _area(match: Match, context: ResidentContext, areas: Areas) -> Area | None:
     return None
 
 
-def _hit(s: Service, intent: str, now: datetime, why: str, distance: float | None = None) -> ServiceHit:
+# How a source names the language of each of a line's numbers (労働条件相談ほっとライン: one per language).
+_NUMBER_LANGUAGES = {"英語": "en", "中国語": "zh", "ベトナム語": "vi", "韓国語": "ko", "タガログ語": "tl",
+                     "ポルトガル語": "pt", "ネパール語": "ne", "インドネシア語": "id", "スペイン語": "es",
+                     "タイ語": "th", "ミャンマー語": "my"}
+
+
+def _phone(s: Service, own: str | None) -> str | None:
+    """The number to show: the one its source gives for the resident's language, else the first."""
+    for number, note in s.phone_alt:
+        if own and any(_NUMBER_LANGUAGES.get(word) == own for word in _NUMBER_LANGUAGES if word in note):
+            return number
+    return s.phone
+
+
+def _hit(s: Service, intent: str, now: datetime, why: str, distance: float | None = None,
+         own: str | None = None) -> ServiceHit:
     certain = s.hours_certain
     return ServiceHit(
         service_id=s.id,
         name=s.name,
         kind=s.kind,
         intent=intent,
-        phone=s.phone,
+        phone=_phone(s, own),
         url=s.url,
         line_url=s.line_url,
         hours_text=s.hours_text,
@@ -304,7 +319,7 @@ def _own_language_line(catalogue: Catalogue, now: datetime, area: Area | None, a
         return (0 if open_now else 1 if open_now is None else 2, CONFIDENCE_RANK[s.confidence], s.id)
 
     best = min(found.values(), key=order)
-    return [_hit(best, "suicide_risk", now, f"crisis: a line that speaks {own}")]
+    return [_hit(best, "suicide_risk", now, f"crisis: a line that speaks {own}", own=own)]
 
 
 def _for_need(intent: str, catalogue: Catalogue, now: datetime, area: Area | None, context: ResidentContext,
@@ -364,7 +379,7 @@ def _for_need(intent: str, catalogue: Catalogue, now: datetime, area: Area | Non
             seen_phones.add(phone)
         unique.append(p)
     picked = unique
-    hits = [p if isinstance(p, ServiceHit) else _hit(p[1], intent, now, p[2], p[3]) for p in picked[:limit]]
+    hits = [p if isinstance(p, ServiceHit) else _hit(p[1], intent, now, p[2], p[3], own) for p in picked[:limit]]
     if not picked and (general := catalogue.get(GENERAL_LINE)):
         # Never an empty list: the general line takes every kind of trouble.
         hits.append(_hit(general, intent, now, "no service for this need yet: the general 24-hour line"))
