@@ -4,10 +4,13 @@
     engine(), at(), WEDNESDAY_NOON, TUESDAY_3AM     one engine per session, fixed times
     World, fresh_world(), server_settings()         a bot server wired to fake LINE and Telegram
     understood_engine()    the conversation tests' engine over a copy of services.yaml
+    eventually(fn)              fn()'s answer once it is truthy: the log and residents are written just after a reply
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -18,6 +21,7 @@ from bot.engine.catalogue.hours import TOKYO
 from bot.fakes.line import FakeLine, Reply
 from bot.fakes.telegram import FakeTelegram, Sent
 from bot.service.settings import Settings
+from bot.service.store import WRITE_EVERY
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -82,6 +86,21 @@ def server_settings(db: Path, line: FakeLine | None, line_url: str | None, tg: F
     )
 
 
+def eventually(fn: Callable[[], object], timeout: float = 5.0) -> object:
+    """`fn()` once it returns something truthy (polled); AssertionError with its last answer if it never does.
+
+    The server writes the referral log and the residents it saw in batches just after each reply
+    (Store.later): what a test reads from the database right after a reply may not be there yet.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        found = fn()
+        if found or time.monotonic() > deadline:
+            assert found, f"still {found!r} after {timeout}s"
+            return found
+        time.sleep(0.02)
+
+
 def fresh_world(server, platforms) -> World:  # noqa: ANN001
     """A running bot server with an empty database and fake platforms that have seen nothing."""
     from sqlmodel import SQLModel
@@ -92,6 +111,7 @@ def fresh_world(server, platforms) -> World:  # noqa: ANN001
     line, _, tg, _ = platforms
     line.reset()
     tg.reset()
+    time.sleep(3 * WRITE_EVERY)  # the last test's log rows land before the tables are emptied, not after
     store = Store(settings.database_url)
     with store.engine.begin() as conn:
         for table in SQLModel.metadata.sorted_tables:

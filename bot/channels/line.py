@@ -1,15 +1,17 @@
 """LINE: POST /webhooks/line <-> Desk, over line-bot-sdk v3.
 
     X-Line-Signature: HMAC-SHA256 of the raw body, compared in constant time -- bad or missing --> 400, empty
-    200 at once; then every event at the same time, in the background (one slow or failing event holds up no other):
-      webhookEventId seen before? -> skip | Desk (worker thread) -> messages -> reply API (reply token)
+    each event -> the intake (bot/service/intake.py), crisis first -> 200 (503 only if it could not be kept)
+    in its turn: webhookEventId seen before? -> skip | Desk (worker thread) -> messages -> reply or push
 
 Delivery (`deliver`): the reply API, retried on 5xx, 429, timeouts and network errors with
 backoff (3 attempts).  A reply token is single-use, so retrying one that may have arrived
-can never make a second reply: LINE refuses the token.  When the token cannot be used
-(expired, or retries spent without any attempt that may have arrived) and LINE_PUSH_FALLBACK
-is on, the same messages go by the push API with an X-Line-Retry-Key, so a retried push is
-never delivered twice either.  A body LINE refuses (400) is sent again once as plain text.
+can never make a second reply: LINE refuses the token.  LINE guarantees a token for a minute
+after the webhook; an event older than REPLY_TOKEN_SECONDS (it waited its turn in a burst) goes
+straight to the push API when LINE_PUSH_FALLBACK is on, as does one whose token LINE refused
+(expired, or retries spent without any attempt that may have arrived).  A push carries an
+X-Line-Retry-Key made from the event id, so LINE delivers it once however often it is sent,
+by whichever worker.  A body LINE refuses (400) is sent again once as plain text.
 
 A referral becomes a short warm text and a Flex carousel (one bubble per
 service); a crisis referral, and the check-in question, lead with a card of
@@ -30,6 +32,7 @@ import hmac
 import json
 import logging
 import time
+import urllib.request
 import uuid
 from dataclasses import replace
 from functools import lru_cache
@@ -71,9 +74,8 @@ from linebot.v3.webhooks import (
     UserMentionee,
     UserSource,
 )
-from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from bot.channels import action, more_action, words
 from bot.engine.render import (
@@ -92,6 +94,7 @@ from bot.engine.render import (
     t,
 )
 from bot.service.desk import Desk
+from bot.service.intake import CRISIS, OTHER, RESIDENT, Intake, Parcel
 from bot.service.retry import Backoff
 from bot.types import REPLY_LANGS, Referral, ServiceHit
 
@@ -107,7 +110,9 @@ MAX_QUICK_ITEMS = 13
 GREEN, GREY, AMBER, RED, BLUE = "#15803d", "#6b7280", "#b45309", "#b91c1c", "#1d4ed8"
 CRISIS_INTENTS = ("suicide_risk", "emergency")
 REPLY_CONNECTIONS = 100  # connections to the reply API kept open at once
-EVENT_DEADLINE = 55.0  # seconds one event may take, reply included, before it is given up (and logged)
+REPLY_TOKEN_SECONDS = 50.0  # LINE guarantees a reply token for a minute after the webhook; past this, push
+RETRY_KEYS = uuid.UUID("6f1d2c1e-3b0a-4f5e-9a52-7b1e2f0c9d41")  # namespace: a push's retry key from its event id
+OK, UNREADABLE, BUSY = (200, b"{}"), (400, b'{"error": "unreadable body"}'), (503, b'{"error": "busy"}')
 
 
 class Repeat(Exception):
@@ -116,8 +121,11 @@ class Repeat(Exception):
 
 class LineChannel:
     def __init__(self, desk: Desk, secret: str, token: str, api_base: str, *, push_fallback: bool = False,
-                 timeout: float = 10.0, backoff: Backoff | None = None) -> None:
+                 timeout: float = 10.0, backoff: Backoff | None = None, intake: Intake | None = None,
+                 token_seconds: float = REPLY_TOKEN_SECONDS) -> None:
         self.desk = desk
+        self.intake = intake
+        self.token_seconds = token_seconds
         self.secret = secret.encode()
         self.configuration = Configuration(host=api_base, access_token=token)
         # The SDK keeps 5 connections a core: under a burst, replies queued for one of them until they timed out.
@@ -132,6 +140,12 @@ class LineChannel:
     async def start(self) -> None:
         self.client = AsyncApiClient(self.configuration)
         self.api = AsyncMessagingApi(self.client)
+        if not urllib.request.getproxies():
+            # No proxy to honour: spare aiohttp its look for proxy settings and ~/.netrc at every call
+            # (each one a hop to a thread and back; 3% of the server's CPU in a burst).
+            self.client.rest_client.pool_manager._trust_env = False
+        if self.intake is not None:
+            self.intake.handlers[CHANNEL] = self.run
 
     async def stop(self) -> None:
         if self.client is not None:
@@ -144,64 +158,100 @@ class LineChannel:
         return hmac.compare_digest(expected, signature.encode("utf-8", "replace"))
 
     async def webhook(self, request: Request) -> Response:
-        arrived = time.monotonic()
-        raw = await request.body()
-        if not self.signed(raw, request.headers.get("X-Line-Signature", "")):
-            return Response(status_code=400)  # the same for a missing and a wrong signature: nothing to learn
-        events = parse_events(raw)
-        if events is None:
+        status, body = await self.receive(await request.body(), request.headers.get("X-Line-Signature", ""))
+        return Response(body, status, media_type="application/json" if body else None)
+
+    async def receive(self, raw: bytes, signature: str) -> tuple[int, bytes]:
+        """A webhook body in, (status, body) out: verified, each event offered to the intake.
+
+        The events are read only as far as their place in line needs (kind, text); each is read in full
+        by the SDK in its turn (`run`), where one the SDK cannot read is skipped and logged.
+        """
+        received = time.time()
+        if not self.signed(raw, signature):
+            return 400, b""  # the same for a missing and a wrong signature: nothing to learn
+        items = webhook_items(raw)
+        if items is None:
             log.warning("line: a signed webhook body that is not a LINE webhook was ignored")
-            return JSONResponse({"error": "unreadable body"}, 400)
-        return JSONResponse({}, background=BackgroundTask(self.handle, events, arrived))
+            return UNREADABLE
+        parcels = [self._parcel(item, received) for item in items if isinstance(item, dict)]
+        if self.intake is None:  # no intake (a channel used on its own): answer at once, in order
+            for parcel in parcels:
+                await self.run(parcel)
+            return OK
+        return OK if await self.intake.offer(parcels) else BUSY
 
-    async def handle(self, events: list[Event], arrived: float | None = None) -> None:
-        """Every event at once: a slow or failing one delays or drops no other."""
-        arrived = time.monotonic() if arrived is None else arrived
-        await asyncio.gather(*(self._guarded(event, arrived) for event in events))
-
-    async def _guarded(self, event: Event, arrived: float) -> None:
-        kind = getattr(event, "type", "?")
+    def _parcel(self, item: dict[str, Any], received: float) -> Parcel:
         try:
-            await asyncio.wait_for(self._event(event, arrived), EVENT_DEADLINE)
-        except TimeoutError:
-            log.error("line: a %s event took over %ss and was given up", kind, EVENT_DEADLINE)
-        except Exception as e:  # noqa: BLE001  (one bad event never stops the others or the server)
-            log.error("line: %s while handling a %s event", type(e).__name__, kind)
+            return Parcel(CHANNEL, item, self.priority(item), received, self._resident(item))
+        except Exception as e:  # noqa: BLE001  (odd fields: in line as a message; the SDK reads it in its turn)
+            log.warning("line: an event with odd fields (%s) waits its turn", type(e).__name__)
+            return Parcel(CHANNEL, item, RESIDENT, received)
 
-    async def _event(self, event: Event, arrived: float) -> None:
-        event_id = getattr(event, "webhook_event_id", None)
-        if not event_id:
+    def priority(self, item: dict[str, Any]) -> int:
+        """Crisis: a text with a crisis word (a cheap look) or the 24-hour button; a resident's own
+        message next; then the rest (follows, other buttons, group chatter)."""
+        message = item.get("message")
+        if item.get("type") == "message" and isinstance(message, dict):
+            text = message.get("text")
+            if message.get("type") == "text" and isinstance(text, str):
+                return CRISIS if self.desk.urgent(text) else RESIDENT
+            return RESIDENT
+        postback = item.get("postback")
+        if item.get("type") == "postback" and isinstance(postback, dict):
+            return CRISIS if action(str(postback.get("data", ""))).get("a") == "24h" else RESIDENT
+        return OTHER
+
+    def _resident(self, item: dict[str, Any]) -> str | None:
+        source = item.get("source")
+        user = source.get("userId") if isinstance(source, dict) and source.get("type") == "user" else None
+        return self.desk.hasher.resident(CHANNEL, user) if isinstance(user, str) else None
+
+    async def run(self, parcel: Parcel) -> None:
+        """Answer one event in its turn: read it, the Desk, then reply (or push, once the token is stale)."""
+        item = parcel.payload
+        event_id = item.get("webhookEventId")
+        if not isinstance(event_id, str) or not event_id:
             return
+        plain = _plain_text(item)
         try:
-            messages = await self.desk.call(self.respond, event, f"{CHANNEL}:{event_id}")
+            if plain is not None:  # a resident's text in a 1:1 chat, read straight from the JSON
+                user_id, text = plain
+                messages = await self.desk.call(self.respond_text, user_id, text, f"{CHANNEL}:{event_id}")
+            else:
+                event = read_event(item)
+                if event is None:
+                    return
+                messages = await self.desk.call(self.respond, event, f"{CHANNEL}:{event_id}")
         except Repeat:
-            log.info("line: %s event delivered again; answered already", event.type)
+            log.info("line: %s event delivered again; answered already", item.get("type"))
             return
         except Exception as e:  # noqa: BLE001  (the resident still gets an answer)
-            log.error("line: %s while answering a %s event", type(e).__name__, event.type)
+            log.error("line: %s while answering a %s event", type(e).__name__, item.get("type"))
             messages = [TextMessage(text=t("ja", "chat.trouble"))]
-        token = getattr(event, "reply_token", None)
-        source = event.source
-        user = source.user_id if isinstance(source, UserSource) else None
-        if messages and token:
-            await self.deliver(token, messages, user, arrived)
+        token = item.get("replyToken")
+        source = item.get("source")
+        user = source.get("userId") if isinstance(source, dict) and source.get("type") == "user" else None
+        if messages and isinstance(token, str) and token:
+            await self.deliver(token, messages, user if isinstance(user, str) else None, parcel, event_id)
 
     # Delivery
 
     async def deliver(self, token: str, messages: list[Message], user: str | None = None,
-                      arrived: float | None = None) -> bool:
-        """Reply once, whatever fails on the way; True when LINE took the messages.  Never raises."""
+                      parcel: Parcel | None = None, event_id: str | None = None) -> bool:
+        """Answer once, whatever fails on the way; True when LINE took the messages.  Never raises."""
         if self.api is None:
             return False
+        if parcel is not None and parcel.age >= self.token_seconds and self.push_fallback and user:
+            return await self.push(user, messages, parcel, event_id)  # the token is past LINE's guarantee
         maybe_arrived = False  # an attempt timed out or broke after sending: LINE may have it
         plain_tried = False
         attempts = self.backoff.attempts
         for n, delay in enumerate(self.backoff.delays(), 1):
             await asyncio.sleep(delay)
             try:
-                await self.api.reply_message(Reply(reply_token=token, messages=messages),
-                                             _request_timeout=self.timeout)
-                self._delivered(arrived)
+                await self._send("/v2/bot/message/reply", Reply.construct(reply_token=token, messages=messages))
+                self._delivered(parcel, "reply")
                 return True
             except ApiException as e:
                 status = e.status or 0
@@ -239,27 +289,29 @@ class LineChannel:
                 log.error("line: reply not confirmed after %d attempts; not pushed, as one may have arrived", attempts)
                 return False
         if self.push_fallback and user:
-            return await self.push(user, messages, arrived)
+            return await self.push(user, messages, parcel, event_id)
         log.error("line: reply not delivered%s", "" if user else " (no user to push to)" if self.push_fallback
                   else " (LINE_PUSH_FALLBACK is off)")
         return False
 
-    async def push(self, user: str, messages: list[Message], arrived: float | None = None) -> bool:
-        """The push API with one retry key for every attempt: LINE delivers it at most once (409 on a repeat)."""
+    async def push(self, user: str, messages: list[Message], parcel: Parcel | None = None,
+                   event_id: str | None = None) -> bool:
+        """The push API with one retry key for every attempt, made from the event id when there is one:
+        LINE delivers it at most once (409 on a repeat), whichever worker sends it."""
         assert self.api is not None
-        retry_key = str(uuid.uuid4())
+        retry_key = str(uuid.uuid5(RETRY_KEYS, event_id) if event_id else uuid.uuid4())
         for n, delay in enumerate(self.backoff.delays(), 1):
             await asyncio.sleep(delay)
             try:
-                await self.api.push_message(Push(to=user, messages=messages),
-                                            x_line_retry_key=retry_key, _request_timeout=self.timeout)
+                await self._send("/v2/bot/message/push", Push.construct(to=user, messages=messages),
+                                 {"X-Line-Retry-Key": retry_key})
                 log.info("line: delivered by push instead of reply")
-                self._delivered(arrived)
+                self._delivered(parcel, "push")
                 return True
             except ApiException as e:
                 status = e.status or 0
                 if status == 409:  # this retry key was accepted before: delivered
-                    self._delivered(arrived)
+                    self._delivered(parcel, "push")
                     return True
                 self._failed(f"push {status}")
                 if status == 429 or status >= 500:
@@ -273,9 +325,21 @@ class LineChannel:
         log.error("line: push not delivered after %d attempts", self.backoff.attempts)
         return False
 
-    def _delivered(self, arrived: float | None) -> None:
-        if arrived is not None:
-            self.metrics.reply_seconds.labels(CHANNEL).observe(time.monotonic() - arrived)
+    async def _send(self, path: str, body: Any, headers: dict[str, str] | None = None) -> None:
+        """POST a request model through the SDK's own client (its auth, serialisation, errors as
+        ApiException), without what the generated method adds on top: validating the arguments
+        twice and reading the answer into a model nobody looks at."""
+        assert self.client is not None
+        await self.client.call_api(
+            path, "POST", header_params={"Accept": "application/json", "Content-Type": "application/json",
+                                         **(headers or {})},
+            body=body, response_types_map={}, auth_settings=["Bearer"], _return_http_data_only=True,
+            _preload_content=True, _request_timeout=self.timeout, collection_formats={})
+
+    def _delivered(self, parcel: Parcel | None, how: str) -> None:
+        self.metrics.deliveries.labels(CHANNEL, how).inc()
+        if parcel is not None:
+            self.metrics.reply_seconds.labels(CHANNEL).observe(parcel.age)
 
     def _failed(self, kind: str) -> None:
         self.metrics.api_errors.labels(CHANNEL, kind).inc()
@@ -323,6 +387,10 @@ class LineChannel:
                 return [TextMessage(text=text, quick_reply=quick_replies(lang, group))]
             return [TextMessage(text=t(lang, "chat.not_text"), quick_reply=quick_replies(lang, group))]
         return None
+
+    def respond_text(self, user: str, text: str, event_id: str | None = None) -> list[Message] | None:
+        """`respond` for a resident's text in a 1:1 chat, from the fields alone (no SDK models to build)."""
+        return self._text(self.desk.key(CHANNEL, user), False, text, event_id)
 
     @staticmethod
     def _claims_with_text(event: Event) -> bool:
@@ -426,30 +494,50 @@ class Push(PushMessageRequest):
         return as_json(self)
 
 
-def parse_events(raw: bytes) -> list[Event] | None:
-    """The events of a (signed) webhook body; events the SDK cannot read are skipped, one by one.
-
-    None when the body is not a webhook body at all (not UTF-8 JSON with an "events" list).
-    """
+def webhook_items(raw: bytes) -> list[Any] | None:
+    """The events of a (signed) webhook body, as JSON; None when it is not a webhook body at all
+    (not UTF-8 JSON with an "events" list)."""
     try:
         body = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         return None
     if not isinstance(body, dict) or not isinstance(body.get("events"), list):
         return None
-    events: list[Event] = []
-    for item in body["events"]:
-        try:
-            event = Event.from_dict(item)
-        except Exception:  # noqa: BLE001  (pydantic, ValueError for unknown types, TypeError, ...)
-            event = None
-        if event is None:
-            kind = item.get("type") if isinstance(item, dict) else None
-            log.info("line: an event LINE's SDK cannot read was skipped (type %s)",
-                     kind if isinstance(kind, str) and kind.isascii() and len(kind) < 30 else "?")
-            continue
-        events.append(event)
-    return events
+    return body["events"]
+
+
+def read_event(item: Any) -> Event | None:
+    """One event as the SDK reads it; None (and a log line) for one it cannot read."""
+    try:
+        event = Event.from_dict(item)
+    except Exception:  # noqa: BLE001  (pydantic, ValueError for unknown types, TypeError, ...)
+        event = None
+    if event is None:
+        kind = item.get("type") if isinstance(item, dict) else None
+        log.info("line: an event LINE's SDK cannot read was skipped (type %s)",
+                 kind if isinstance(kind, str) and kind.isascii() and len(kind) < 30 else "?")
+    return event
+
+
+def parse_events(raw: bytes) -> list[Event] | None:
+    """The events of a (signed) webhook body that the SDK can read; None when it is not a webhook body."""
+    items = webhook_items(raw)
+    if items is None:
+        return None
+    return [event for event in map(read_event, items) if event is not None]
+
+
+def _plain_text(item: dict[str, Any]) -> tuple[str, str] | None:
+    """(user id, text) of a resident's text message in a 1:1 chat, when every field is as LINE sends it;
+    None for anything else (the SDK reads that one)."""
+    message, source = item.get("message"), item.get("source")
+    if item.get("type") != "message" or not isinstance(message, dict) or not isinstance(source, dict):
+        return None
+    text, user = message.get("text"), source.get("userId")
+    if message.get("type") != "text" or source.get("type") != "user" or not isinstance(text, str) \
+            or not isinstance(user, str) or not user or "mention" in message:
+        return None
+    return user, text
 
 
 def _token_refused(error: ApiException) -> bool:

@@ -1,7 +1,8 @@
 """Telegram: POST /webhooks/telegram <-> Desk, over python-telegram-bot.
 
     X-Telegram-Bot-Api-Secret-Token == TELEGRAM_WEBHOOK_SECRET (constant time) -- else 403, empty
-    Update.de_json -> update_id seen before? -> skip | Application.update_queue -> handlers (concurrently)
+    Update.de_json -> the intake (bot/service/intake.py), crisis first -> 200 (503 only if it could not be kept)
+    in its turn: update_id seen before? -> skip | Application.process_update -> handlers
     handlers -> Desk (worker thread) -> sendMessage (HTML; numbers as text; URL and callback buttons)
 
 Delivery (`_deliver`): 429 waits Telegram's retry_after (up to MAX_RETRY_AFTER) and
@@ -27,13 +28,13 @@ import hmac
 import html
 import json
 import logging
-import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from datetime import timedelta
 
 import httpx
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from telegram import (
     Bot,
     BotCommand,
@@ -66,6 +67,7 @@ from telegram.ext import (
 from bot.channels import action, more_action, words
 from bot.engine.render import choice_labels, label, name, render_text, shown_lang, t
 from bot.service.desk import Desk
+from bot.service.intake import CRISIS, OTHER, RESIDENT, Intake, Parcel
 from bot.service.retry import Backoff
 from bot.types import REPLY_LANGS, Referral
 
@@ -77,7 +79,7 @@ MAX_CALLBACK = 64
 MAX_URL_BUTTONS = 6
 ALLOWED_UPDATES = ["message", "callback_query"]
 MAX_RETRY_AFTER = 30  # seconds: a longer flood wait is given up (and logged) rather than waited out
-ARRIVALS = 10_000  # update arrival times kept for the latency metric
+ANSWERING: ContextVar[Parcel | None] = ContextVar("answering", default=None)  # the update being answered
 COMMANDS = {
     "start": ("はじめに・このボットについて", "About this bot"),
     "help": ("使い方", "How to use"),
@@ -89,12 +91,12 @@ COMMANDS = {
 
 class TelegramChannel:
     def __init__(self, desk: Desk, token: str, secret: str | None, api_base: str, polling: bool = False, *,
-                 timeout: float = 10.0, backoff: Backoff | None = None) -> None:
+                 timeout: float = 10.0, backoff: Backoff | None = None, intake: Intake | None = None) -> None:
         self.desk = desk
         self.secret = secret
         self.backoff = backoff or Backoff()
         self.metrics = desk.metrics
-        self._arrived: dict[int, float] = {}
+        self.intake = intake
         builder = (Application.builder().token(token).base_url(f"{api_base}/bot").concurrent_updates(True)
                    .connect_timeout(timeout).read_timeout(timeout).write_timeout(timeout).pool_timeout(timeout))
         if not polling:
@@ -114,6 +116,8 @@ class TelegramChannel:
         """Calls getMe (the bot's own name, for mentions) and starts handling queued updates."""
         await self.app.initialize()
         await self.app.start()
+        if self.intake is not None:
+            self.intake.handlers[CHANNEL] = self.run
 
     async def stop(self) -> None:
         if self.app.running:
@@ -123,12 +127,16 @@ class TelegramChannel:
     # The edge
 
     async def webhook(self, request: Request) -> Response:
-        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-        if not self.secret or not hmac.compare_digest(given.encode("utf-8", "replace"), self.secret.encode()):
-            return Response(status_code=403)
-        arrived = time.monotonic()
+        status, body = await self.receive(await request.body(),
+                                          request.headers.get("X-Telegram-Bot-Api-Secret-Token", ""))
+        return Response(body, status, media_type="application/json" if body else None)
+
+    async def receive(self, raw: bytes, secret: str) -> tuple[int, bytes]:
+        """An update in, (status, body) out: checked, read, offered to the intake."""
+        if not self.secret or not hmac.compare_digest(secret.encode("utf-8", "replace"), self.secret.encode()):
+            return 403, b""
         try:
-            data = json.loads(await request.body())
+            data = json.loads(raw)
             if not isinstance(data, dict):
                 raise ValueError("not an object")
             update = Update.de_json(data, self.app.bot)
@@ -138,23 +146,47 @@ class TelegramChannel:
         except Exception as e:  # noqa: BLE001
             # Answered 200: Telegram would otherwise retry an update no retry can mend.
             log.warning("telegram: unreadable update ignored (%s)", type(e).__name__)
-            return JSONResponse({"ok": False, "ignored": "unreadable update"})
+            return 200, b'{"ok": false, "ignored": "unreadable update"}'
+        try:
+            parcel = Parcel(CHANNEL, data, self.priority(update), resident=self._key(update, remember=False))
+        except Exception as e:  # noqa: BLE001  (a field of an odd type: in line as a message, read in its turn)
+            log.warning("telegram: an update with odd fields (%s) waits its turn", type(e).__name__)
+            parcel = Parcel(CHANNEL, data, RESIDENT)
+        if self.intake is None:
+            await self.run(parcel, update)
+            return 200, b'{"ok": true}'
+        if await self.intake.offer([parcel]):
+            return 200, b'{"ok": true}'
+        return 503, b'{"ok": false, "busy": true}'  # Telegram delivers it again
+
+    def priority(self, update: Update) -> int:
+        """Crisis: a text with a crisis word (a cheap look) or the 24-hour button; a message next; the rest."""
+        message, query = update.message, update.callback_query
+        if message is not None and isinstance(message.text, str) and message.text:
+            return CRISIS if self.desk.urgent(message.text) else RESIDENT
+        if query is not None:
+            return CRISIS if isinstance(query.data, str) and action(query.data).get("a") == "24h" else RESIDENT
+        return RESIDENT if message is not None else OTHER
+
+    async def run(self, parcel: Parcel, update: Update | None = None) -> None:
+        """Answer one update in its turn (its id claimed first: a repeat is skipped)."""
+        update = update or Update.de_json(parcel.payload, self.app.bot)
         if not await self.desk.call(self.desk.first_delivery, f"{CHANNEL}:{update.update_id}"):
             log.info("telegram: update delivered again; answered already")
-            return JSONResponse({"ok": True, "duplicate": True})
-        if len(self._arrived) >= ARRIVALS:
-            self._arrived.clear()
-        self._arrived[update.update_id] = arrived
-        await self.app.update_queue.put(update)
-        return JSONResponse({"ok": True})
+            return
+        ANSWERING.set(parcel)
+        await self.app.process_update(update)
 
     # Who is writing, and in which language
 
-    def _key(self, update: Update) -> str | None:
-        """The resident's keyed hash in a private chat; None in groups (nothing is kept there)."""
+    def _key(self, update: Update, remember: bool = True) -> str | None:
+        """The resident's keyed hash in a private chat; None in groups (nothing is kept there).
+        (`remember=False`: the hash alone, without moving a resident stored under an old key.)"""
         chat, user = update.effective_chat, update.effective_user
         if chat is None or user is None or chat.type != ChatType.PRIVATE:
             return None
+        if not remember:
+            return self.desk.hasher.resident(CHANNEL, str(user.id))
         return self.desk.key(CHANNEL, str(user.id))
 
     def _addressed(self, message: Message) -> str | None:
@@ -186,9 +218,11 @@ class TelegramChannel:
                                              link_preview_options=LinkPreviewOptions(is_disabled=True))
 
         sent = await self._deliver(send)
-        arrived = self._arrived.pop(update.update_id, None)
-        if sent and arrived is not None:
-            self.metrics.reply_seconds.labels(CHANNEL).observe(time.monotonic() - arrived)
+        parcel = ANSWERING.get()
+        if sent:
+            self.metrics.deliveries.labels(CHANNEL, "send").inc()
+            if parcel is not None:
+                self.metrics.reply_seconds.labels(CHANNEL).observe(parcel.age)
         return sent
 
     async def _deliver(self, call: Callable[[], Awaitable[object]]) -> bool:

@@ -8,10 +8,16 @@ The Desk knows no platform.  Its methods are synchronous (engine and database ca
 channels call them from the desk's own threads (`Desk.call`).  A platform id enters only as
 `Desk.key(channel, id)`, a keyed hash; in group chats the key is None and nothing is remembered.
 
-The Desk answers even when the database does not: a read that fails answers
-as for a new resident, a write that fails is logged (what, never the values)
-and the answer goes out all the same.  A resident past the rate limit gets one
-kind "slow down" a minute and then quiet, except that a crisis is always answered.
+The Desk answers even when the database does not: every call on the way to an
+answer waits at most DB_DEADLINE_SECONDS (Store.within); a read that fails or is
+late answers as for a new resident, a write that fails is logged (what, never the
+values) and the answer goes out all the same.  The referral log and the resident
+seen are written after the answer, in batches (Store.later).  A resident past the
+rate limit gets one kind "slow down" a minute and then quiet, except that a crisis
+is always answered.
+
+Its threads are taken in order of need (bot/service/intake.py Gate): crisis first,
+one thread kept for crises, so a slow route never keeps a crisis waiting.
 """
 
 from __future__ import annotations
@@ -19,11 +25,12 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from functools import partial
+from functools import lru_cache, partial
 from typing import Literal, TypeVar
 
 from sqlalchemy import Connection
@@ -31,6 +38,8 @@ from sqlalchemy import Connection
 from bot.engine import Engine, router
 from bot.engine.render import BOTH
 from bot.engine.understand.language import detect
+from bot.engine.understand.quick import CrisisWords
+from bot.service.intake import PRIORITY, Gate
 from bot.service.limits import Decision, Limiter
 from bot.service.metrics import Metrics
 from bot.service.privacy import Hasher
@@ -43,6 +52,7 @@ log = logging.getLogger("bot.channels")
 NAMED = ("text", "postal", "code")
 PAGE = 10  # services per "more" page
 DESK_THREADS = 4  # matching holds the GIL: more threads only wait for it; a few cover database waits
+CRISIS_THREADS = 1  # of them kept for crises (a slow route on every other one holds no crisis up)
 MAX_TEXT = 5000  # characters of a message read at all (LINE's own limit; the matcher reads fewer)
 T = TypeVar("T")
 Admission = Literal["ok", "warn", "quiet"]
@@ -99,6 +109,12 @@ def remembered(referral: Referral) -> dict[str, object]:
     return {"last_lang": referral.lang, "asked": referral.asks, "asked_at": utcnow() if referral.asks else None}
 
 
+@lru_cache(maxsize=4)
+def crisis_words(engine: Engine) -> CrisisWords:
+    """The crisis keywords of the engine's intents, read once (80 ms; `bot serve` does it before forking)."""
+    return CrisisWords.from_intents(engine.intents)
+
+
 @dataclass
 class Desk:
     engine: Engine
@@ -114,6 +130,8 @@ class Desk:
         # executor stays free for the loop's own needs (aiohttp resolves host names there), which a
         # burst queued behind a thousand routings would otherwise hold up until replies timed out.
         self.pool = ThreadPoolExecutor(DESK_THREADS, thread_name_prefix="desk")
+        self.gate = Gate(DESK_THREADS, reserved=CRISIS_THREADS)
+        self.crisis_words = crisis_words(self.engine)
         self.limiter: Limiter | None = None
         self.warned: Limiter | None = None
         if self.rate_limit > 0:
@@ -122,25 +140,37 @@ class Desk:
             self.warned = Limiter(self.store.engine, warned, 1, per=60)
 
     async def call(self, fn: Callable[..., T], *args: object) -> T:
-        """`fn(*args)` on the desk's threads (as asyncio.to_thread, with the caller's context)."""
-        context = contextvars.copy_context()
-        return await asyncio.get_running_loop().run_in_executor(self.pool, partial(context.run, fn, *args))
+        """`fn(*args)` on the desk's threads (as asyncio.to_thread, with the caller's context), once a
+        thread is free for the caller's priority (intake.PRIORITY)."""
+        priority = PRIORITY.get()
+        await self.gate.acquire(priority)
+        try:
+            context = contextvars.copy_context()
+            return await asyncio.get_running_loop().run_in_executor(self.pool, partial(context.run, fn, *args))
+        finally:
+            self.gate.release(priority)
+
+    def urgent(self, text: str) -> bool:
+        """A cheap first look: does the message hold a crisis keyword?  (Its place in the queue; the
+        engine decides the answer.)"""
+        return self.crisis_words.seen(text)
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
     # The database, failing soft
 
-    def _read(self, what: str, fn: Callable[[], T], default: T) -> T:
+    def _read(self, what: str, fn: Callable[[], T], default: T, write: bool = False) -> T:
+        """`fn()`'s answer, or `default` if the database refused or was late (a write that answers: `write`)."""
         try:
-            return fn()
+            return self.store.within(what, fn, write=write)
         except Unavailable as e:
             self._trouble(what, e)
             return default
 
     def _write(self, what: str, fn: Callable[[], object]) -> bool:
         try:
-            fn()
+            self.store.within(what, fn)
             return True
         except Unavailable as e:
             self._trouble(what, e)
@@ -191,7 +221,7 @@ class Desk:
         def count(conn: Connection) -> Decision | None:
             return limiter.hit_in(conn, key) if limiter is not None and key else None
 
-        checked = self._read("check in", lambda: self.store.check_in(event_id, key, count), CheckIn(True))
+        checked = self._read("check in", lambda: self.store.check_in(event_id, key, count), CheckIn(True), True)
         if not checked.first:
             return Arrival(first=False)
         context, decision = context_of(checked.resident), checked.counted
@@ -199,7 +229,8 @@ class Desk:
             return Arrival(True, "ok", context)
         self.metrics.rate_limited.labels(channel).inc()
         warned = self.warned
-        first = self._read("rate limit", lambda: self.store.guarded("rate limit", lambda: warned.hit(key)), None)
+        first = self._read("rate limit", lambda: self.store.guarded("rate limit", lambda: warned.hit(key)), None,
+                           True)
         return Arrival(True, "warn" if first is None or first.allowed else "quiet", context)
 
     def answer(self, channel: str, key: str | None, text: str, now: datetime | None = None,
@@ -214,20 +245,22 @@ class Desk:
         if not arrival.first:
             return Answer(None, repeat=True)
         context = arrival.context
+        started = time.thread_time()
         match = self.engine.match(text, context)
         if arrival.admitted != "ok" and not match.crisis:
+            self.metrics.engine_seconds.inc(time.thread_time() - started)
             return Answer(None, slow_down=arrival.admitted == "warn")
         referral = self.engine.route_match(match, context, now)
+        self.metrics.engine_seconds.inc(time.thread_time() - started)
         area, learned = referral.area, None
         if key and area is not None and area.how in NAMED and area.code != context.area:
             learned = area
         needs = logged_needs(referral)
-        # One transaction: the resident seen (with the area they named) and the anonymous log row.
-        self._write("referral log", lambda: self.store.record(channel, key, needs, area.code if area else None,
-                                                              referral.crisis, learned.code if learned else None,
-                                                              remembered(referral)))
-        if self.store_messages and key:
-            self._write("stored message", lambda: self.store.keep_message(key, channel, text, needs))
+        # After the answer, in the writer's next batch: the resident seen (with the area they named, the
+        # reply's language, the question asked), the anonymous log row, their words only with STORE_MESSAGES.
+        self.store.later(channel, key, needs, area.code if area else None, referral.crisis,
+                         learned.code if learned else None, text if self.store_messages and key else None,
+                         remembered(referral))
         self.metrics.referral(channel, needs, referral.crisis)
         return Answer(referral, learned)
 
@@ -271,8 +304,7 @@ class Desk:
         """Log a referral made by a button, and what it leaves in the resident's row."""
         needs = logged_needs(referral)
         area = referral.area.code if referral.area else None
-        self._write("referral log", lambda: self.store.record(channel, key, needs, area, referral.crisis, None,
-                                                              remembered(referral)))
+        self.store.later(channel, key, needs, area, referral.crisis, None, None, remembered(referral))
         self.metrics.referral(channel, needs, referral.crisis)
         return referral
 
@@ -310,4 +342,4 @@ class Desk:
 
     def first_delivery(self, event_id: str) -> bool:
         """True unless the event was answered before; with the database away, answer (True)."""
-        return self._read("event id", lambda: self.store.first_delivery(event_id), True)
+        return self._read("event id", lambda: self.store.first_delivery(event_id), True, True)

@@ -9,6 +9,13 @@
     tsunagu_database_errors_total{operation}         reads and writes the database refused
     tsunagu_catalogue_info{version}                  1 for the catalogue in service
     tsunagu_catalogue_reloads_total{result}          ok | refused
+    tsunagu_admissions_total{channel,priority,outcome}  each event on arrival: queued | parked (in the
+                                                     database, queue full) | kept (in memory, the
+                                                     database would not take it) | refused (503)
+    tsunagu_queue_events                             events waiting in memory now
+    tsunagu_queue_wait_seconds{priority}             arrival -> start of work: crisis | resident | other
+    tsunagu_deliveries_total{channel,how}            answers taken by the platform: reply | push | send
+    tsunagu_engine_cpu_seconds_total                 CPU time in the engine (matching and routing)
 
 Each app has its own registry (tests run several apps in one process).  With
 several worker processes set PROMETHEUS_MULTIPROC_DIR to an empty directory:
@@ -31,6 +38,7 @@ from prometheus_client import (
 )
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0)
+WAIT_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0)
 
 
 class Metrics:
@@ -54,6 +62,15 @@ class Metrics:
         self.catalogue = Gauge("tsunagu_catalogue_info", "1 for the catalogue version in service", ["version"],
                                registry=r, multiprocess_mode="livemax")
         self.reloads = Counter("tsunagu_catalogue_reloads", "Catalogue reloads by result", ["result"], registry=r)
+        self.admissions = Counter("tsunagu_admissions", "Webhook events on arrival, by what became of them",
+                                  ["channel", "priority", "outcome"], registry=r)
+        self.queued = Gauge("tsunagu_queue_events", "Events waiting in memory", registry=r,
+                            multiprocess_mode="livesum")
+        self.queue_wait = Histogram("tsunagu_queue_wait_seconds", "Arrival to start of work, seconds", ["priority"],
+                                    buckets=WAIT_BUCKETS, registry=r)
+        self.deliveries = Counter("tsunagu_deliveries", "Answers the platform took, by how", ["channel", "how"],
+                                  registry=r)
+        self.engine_seconds = Counter("tsunagu_engine_cpu_seconds", "CPU seconds spent in the engine", registry=r)
         self._version: str | None = None
 
     def catalogue_in_service(self, version: str) -> None:

@@ -9,6 +9,9 @@ who is who: stored areas can no longer be matched to residents.
 Rotating the key (docs/privacy.md): set the new TSUNAGU_HASH_KEY and the old one
 in TSUNAGU_HASH_KEY_PREVIOUS.  A resident found under an old key is moved to the
 new one when they next write; `bot purge` removes those who never come back.
+
+An event that has to wait in the database for its turn (bot/service/parking.py) is
+sealed first, with a key derived from the same server key: `Sealer` (AES-GCM).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 KEY_FILE_SUFFIX = ".hashkey"
+SEAL_CONTEXT = b"tsunagu parked events v1"  # derives the sealing key from the hash key
+NONCE_BYTES = 12
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,39 @@ class Hasher:
 
     def __repr__(self) -> str:
         return f"Hasher(key=***, previous={len(self.previous)})"
+
+
+@dataclass(frozen=True)
+class Sealer:
+    """AES-GCM under keys derived from the server's hash keys (the current one seals; every one opens):
+    a parked event's text and ids are unreadable in the database without TSUNAGU_HASH_KEY."""
+
+    keys: tuple[bytes, ...]
+
+    @classmethod
+    def of(cls, hasher: Hasher) -> Sealer:
+        return cls(tuple(hmac.new(k, SEAL_CONTEXT, hashlib.sha256).digest() for k in (hasher.key, *hasher.previous)))
+
+    def seal(self, data: bytes) -> bytes:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # imported only once something waits
+
+        nonce = os.urandom(NONCE_BYTES)
+        return nonce + AESGCM(self.keys[0]).encrypt(nonce, data, SEAL_CONTEXT)
+
+    def open(self, sealed: bytes) -> bytes:
+        """The data; ValueError if no key opens it (sealed under a key no longer known, or altered)."""
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        for key in self.keys:
+            try:
+                return AESGCM(key).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], SEAL_CONTEXT)
+            except InvalidTag:
+                continue
+        raise ValueError("sealed under a key this server does not have")
+
+    def __repr__(self) -> str:
+        return f"Sealer(keys={len(self.keys)})"
 
 
 def _hmac(key: bytes, channel: str, platform_id: str) -> str:

@@ -6,7 +6,10 @@
     POST /webhooks/telegram -> channels/telegram.py  (off without Telegram settings: 404)
 
 Every webhook request passes `WebhookGate` first: a body over WEBHOOK_MAX_BYTES
-gets 413 unread, and each answer is counted by channel and status.
+gets 413 unread, a POST goes straight to its channel's `receive` (no router, no
+request objects: it is the hot path), and each answer is counted by channel and
+status.  The channels offer each event to the intake (bot/service/intake.py):
+crisis first, the rest in turn, parked in the database while the queue is full.
 
 Start-up loads the engine, upgrades the database if it is behind, and starts
 each channel whose settings are present; a channel that cannot start, or a
@@ -40,8 +43,10 @@ from bot import console
 from bot.engine import Engine
 from bot.service import migrations
 from bot.service.desk import Desk
+from bot.service.intake import Intake
 from bot.service.metrics import Metrics
-from bot.service.privacy import load_key
+from bot.service.parking import ParkingLot
+from bot.service.privacy import Sealer, load_key
 from bot.service.retry import Backoff
 from bot.service.settings import Settings
 from bot.service.store import Store, Unavailable
@@ -67,11 +72,13 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
         except Exception as e:  # noqa: BLE001  (answer without memory rather than not at all)
             log.error("database: could not check the schema at start (%s); answering without it until it is back",
                       type(e).__name__)
-        store = Store(settings.database_url, timeout=settings.db_timeout)
+        store = Store(settings.database_url, timeout=settings.db_timeout, deadline=settings.db_deadline)
         hasher, where = load_key(settings.hash_key, settings.sqlite_path, settings.previous_hash_keys)
         log.info(where)
         desk = Desk(loaded, store, hasher, metrics=metrics, rate_limit=settings.rate_limit,
                     store_messages=settings.store_messages, store_messages_days=settings.store_messages_days)
+        intake = Intake(bound=settings.queue_max, lot=ParkingLot(store, Sealer.of(hasher)), metrics=metrics)
+        await intake.start()
         for problem in settings.problems():
             log.warning(problem)
         backoff = Backoff(first=settings.api_retry_seconds)
@@ -81,13 +88,13 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
             channels["line"] = LineChannel(desk, settings.line_channel_secret or "",
                                            settings.line_channel_access_token or "", settings.line_api_base,
                                            push_fallback=settings.line_push_fallback, timeout=settings.api_timeout,
-                                           backoff=backoff)
+                                           backoff=backoff, intake=intake, token_seconds=settings.reply_token_seconds)
         if settings.telegram_on:
             from bot.channels.telegram import TelegramChannel
 
             channels["telegram"] = TelegramChannel(desk, settings.telegram_bot_token or "",
                                                    settings.telegram_webhook_secret, settings.telegram_api_base,
-                                                   timeout=settings.api_timeout, backoff=backoff)
+                                                   timeout=settings.api_timeout, backoff=backoff, intake=intake)
         for name, channel in list(channels.items()):
             try:
                 await channel.start()
@@ -106,6 +113,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
             hup()
             for task in tasks:
                 task.cancel()
+            await intake.stop()  # what has not started is parked for after the restart
             for channel in channels.values():
                 with contextlib.suppress(Exception):
                     await channel.stop()
@@ -113,6 +121,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
             store.close()
 
     async def healthz(request: Request) -> Response:
+        # 200 while the server runs, busy or not: a burst is no reason to restart it.
         return JSONResponse({"ok": True, "channels": {n: n in channels for n in ("line", "telegram")}})
 
     async def metrics_page(request: Request) -> Response:
@@ -141,7 +150,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
         ],
         lifespan=lifespan,
     )
-    app.add_middleware(WebhookGate, max_bytes=settings.webhook_max_bytes, metrics=metrics)
+    app.add_middleware(WebhookGate, max_bytes=settings.webhook_max_bytes, metrics=metrics, channels=channels)
     app.state.metrics = metrics
     return app
 
@@ -176,14 +185,17 @@ class LazyConsole:
 
 
 class WebhookGate:
-    """Before a webhook: refuse a body over `max_bytes` (413, unread past the limit); count every answer."""
+    """Before a webhook: refuse a body over `max_bytes` (413, unread past the limit); hand a POST straight
+    to its channel's `receive(body, header)`; count every answer."""
 
     PREFIX = "/webhooks/"
+    HEADERS = {"line": b"x-line-signature", "telegram": b"x-telegram-bot-api-secret-token"}
 
-    def __init__(self, app: ASGIApp, max_bytes: int, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, metrics: Metrics, channels: dict[str, Any] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.metrics = metrics
+        self.channels = channels if channels is not None else {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(self.PREFIX):
@@ -203,6 +215,12 @@ class WebhookGate:
             body = await self._read(scope, receive)
             if body is None:
                 await Response(status_code=413)(scope, receive, counted)
+                return
+            handler = self.channels.get(channel)
+            if handler is not None and scope["method"] == "POST":
+                header = next((v for k, v in scope["headers"] if k == self.HEADERS[channel]), b"")
+                status, answer = await handler.receive(body, header.decode("latin-1"))
+                await _respond(send, status, answer)
                 return
             replayed = False
 
@@ -239,6 +257,14 @@ class WebhookGate:
             if not message.get("more_body", False):
                 break
         return b"".join(chunks)
+
+
+async def _respond(send: Send, status: int, body: bytes) -> None:
+    headers = [(b"content-length", str(len(body)).encode())]
+    if body:
+        headers.append((b"content-type", b"application/json"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 class CatalogueWatch:

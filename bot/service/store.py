@@ -6,6 +6,7 @@
     referral_log     time, channel, intent ids, area code, crisis: no text, no id
     messages         raw text, only when an operator sets STORE_MESSAGES; kept N days
     rate_hits        hashed bucket, window -> count: rate limits every worker shares (bot/service/limits.py)
+    parked_events    events waiting for their turn while the queue is full, sealed (bot/service/parking.py)
 
 The schema belongs to alembic (`bot db upgrade`, bot/service/migrations); `Store`
 only reads and writes rows.  All methods are synchronous and short: call
@@ -13,26 +14,39 @@ them from a worker thread in async code.
 
 A database that is down, locked or read-only raises `Unavailable` (never a
 driver error), and for `timeout` seconds after that every call of the same
-kind raises it at once instead of waiting again: the bot answers without its
-memory meanwhile.  Referral-log rows that could not be written wait in memory
-(at most PENDING_LIMIT) and are written with the next row once it is back.
+kind raises it at once instead of waiting again; then one call tries it (the
+others still fail at once) and its outcome opens or closes the way: the bot
+answers without its memory meanwhile.
+
+On the reply path nothing waits for the database longer than `deadline`:
+
+    store.within("check in", lambda: store.check_in(...))   # on the store's threads; Unavailable past it
+    store.later(channel, key, needs, area, crisis)          # written by the writer thread, in batches
+
+A call past its deadline goes on in its thread and finishes or fails there (a hung
+server holds one thread, not the reply).  Rows `later` could not write wait in memory
+(at most PENDING_LIMIT) and go with the next batch once the database is back.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
+import logging
 import math
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Column, Connection, Table, Text, bindparam
+from sqlalchemy import Column, Connection, LargeBinary, Table, Text, bindparam
 from sqlalchemy import Engine as SQLEngine
 from sqlalchemy import event as sa_event
 from sqlalchemy import update as sa_update
@@ -44,12 +58,17 @@ from sqlmodel import Field, Session, SQLModel, create_engine, delete, select
 
 EVENT_TTL = timedelta(days=2)  # LINE and Telegram stop redelivering well before this
 LOCATION_DECIMALS = 2  # about 1 km: enough to choose nearby services, not to find a home
-PENDING_LIMIT = 1000  # referral-log rows kept in memory while the database is away
+PENDING_LIMIT = 1000  # referral-log rows (and residents seen) kept in memory while the database is away
 MAX_STORED_TEXT = 5000
 RESIDENT_BUCKETS = ("resident", "resident-warned")  # rate-limit buckets keyed by a resident (bot/channels)
 ASKED_FOR = timedelta(minutes=30)  # how long the next message is read as the answer to the bot's question
+DB_THREADS = 4  # the store's own threads for calls with a deadline; a hung server holds one each
+WRITE_EVERY = 0.02  # seconds the writer gathers rows before one transaction
+WRITE_BATCH = 500  # rows that make the writer go at once
+EXPIRE_EVENTS_EVERY = 600.0  # seconds between deletions of expired event ids (by the writer)
 
 T = TypeVar("T")
+log = logging.getLogger("bot.store")
 
 
 def utcnow() -> datetime:
@@ -129,6 +148,26 @@ class RateHit(SQLModel, table=True):
     expires_at: datetime = Field(index=True)
 
 
+class ParkedEvent(SQLModel, table=True):
+    """A platform event waiting for its turn while the queue is full (bot/service/parking.py).
+
+    The event itself is sealed (AES-GCM, a key derived from the hash key: bot/service/privacy.py): the
+    database alone never shows its text or ids.  Deleted once answered; purged a day after it came.
+    """
+
+    __tablename__ = "parked_events"
+
+    id: int | None = Field(default=None, primary_key=True)  # the order of arrival
+    channel: str = Field(max_length=16)
+    priority: int = 1  # bot/service/intake.py: 0 crisis (never parked), 1 a resident's message, 2 the rest
+    resident: str | None = Field(default=None, max_length=64, index=True)  # keyed hash, for forget()
+    received: float  # epoch seconds the webhook came: the reply token's age, across hosts
+    sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    claimed_by: str | None = Field(default=None, max_length=64)  # the worker answering it now
+    claimed_until: float | None = Field(default=None, index=True)  # epoch seconds; then anyone may take it
+    expires: float = Field(index=True)  # epoch seconds: purged after this, answered or not
+
+
 RESIDENTS = Resident.__table__  # type: ignore[attr-defined]
 EVENTS = ProcessedEvent.__table__  # type: ignore[attr-defined]
 REFERRALS = ReferralLog.__table__  # type: ignore[attr-defined]
@@ -204,22 +243,75 @@ def make_engine(url: str, timeout: float = 15.0) -> SQLEngine:
     return engine
 
 
+class Breaker:
+    """After a failure, calls of one kind fail at once for `pause` seconds; then one call may try
+    (the others still fail at once) and its outcome closes the way or opens it again."""
+
+    def __init__(self, pause: float) -> None:
+        self.pause = pause
+        self.until = 0.0  # 0: closed (calls go through)
+        self.trying = False
+        self._lock = threading.Lock()
+
+    def blocked(self) -> bool:
+        """Open now: a call would fail at once (a peek; it does not take the one try)."""
+        return self.until != 0.0 and (self.trying or time.monotonic() < self.until)
+
+    def allow(self) -> bool:
+        if self.until == 0.0:
+            return True
+        with self._lock:
+            if self.until == 0.0:
+                return True
+            if self.trying or time.monotonic() < self.until:
+                return False
+            self.trying = True
+            return True
+
+    def ok(self) -> None:
+        if self.until != 0.0:
+            with self._lock:
+                self.until, self.trying = 0.0, False
+
+    def failed(self) -> None:
+        with self._lock:
+            self.until, self.trying = time.monotonic() + self.pause, False
+
+
 class Store:
-    def __init__(self, url: str, timeout: float = 5.0) -> None:
-        """`timeout`: how long to wait for a locked SQLite database, and how long to skip it after a failure."""
+    def __init__(self, url: str, timeout: float = 5.0, deadline: float | None = None) -> None:
+        """`timeout`: how long to wait for a locked SQLite database, and how long to skip it after a failure.
+        `deadline`: how long `within` waits for a call (None: as long as it takes)."""
         self.url = url
         self.timeout = timeout
+        self.deadline = deadline
         self.engine = make_engine(url, timeout)
-        self._purged = -math.inf  # never purged: the first delivery purges, however young the host
-        self._down_until = {"read": 0.0, "write": 0.0}
+        self._expired = -math.inf  # never: the writer's first round deletes expired event ids
+        self._breakers = {"read": Breaker(timeout), "write": Breaker(timeout)}
         self._pending: deque[dict[str, Any]] = deque(maxlen=PENDING_LIMIT)
+        self._seen_later: dict[str, tuple[str, dict[str, Any]]] = {}  # resident key -> (channel, fields)
+        self._texts_later: deque[dict[str, Any]] = deque(maxlen=PENDING_LIMIT)
         self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._writer: threading.Thread | None = None
+        self._flushing = threading.Lock()  # a batch from taking it to its commit; forget() waits for it
+        self._calls: ThreadPoolExecutor | None = None
+        self._closing = False
+        self.dropped = 0  # rows `later` let go because PENDING_LIMIT were already waiting
         # SQLite lets one writer in at a time, and a writer it turns away sleeps in its busy handler
         # (1, 2, 5, 10 ... 100 ms) however soon the lock is free: the threads of one process take
         # turns here instead, and the busy handler is left for other processes.
         self._writing = threading.RLock() if self.engine.dialect.name == "sqlite" else contextlib.nullcontext()
 
-    def close(self) -> None:
+    def close(self, wait: float = 2.0) -> None:
+        """Write what `later` holds (waiting at most `wait` seconds), then let the connections go."""
+        with self._lock:
+            self._closing = True
+            self._wake.notify()
+        if self._writer is not None:
+            self._writer.join(wait)
+        if self._calls is not None:
+            self._calls.shutdown(wait=False, cancel_futures=True)
         self.engine.dispose()
 
     # Faults
@@ -227,30 +319,154 @@ class Store:
     @contextlib.contextmanager
     def _guard(self, what: str, write: bool) -> Iterator[None]:
         kind = "write" if write else "read"
+        breaker = self._breakers[kind]
         with self._writing if write else contextlib.nullcontext():
-            if time.monotonic() < self._down_until[kind]:
+            if not breaker.allow():
                 raise Unavailable(f"{what}: database unavailable (retrying shortly)")
-            with self._translated(what, write):
+            try:
                 yield
+            except IntegrityError:
+                breaker.ok()  # the database answered
+                raise
+            except (DBAPIError, PoolTimeout) as e:
+                breaker.failed()
+                if not write:  # a failed read means the database itself is away, not only writes
+                    self._breakers["write"].failed()
+                cause = type(getattr(e, "orig", None) or e).__name__
+                raise Unavailable(f"{what}: {cause}") from None
+            except BaseException:
+                breaker.ok()  # not the database's fault: let the next call try
+                raise
+            else:
+                breaker.ok()
 
     @contextlib.contextmanager
-    def _translated(self, what: str, write: bool) -> Iterator[None]:
-        try:
-            yield
-        except IntegrityError:
-            raise
-        except (DBAPIError, PoolTimeout) as e:
-            until = time.monotonic() + self.timeout
-            self._down_until["write"] = until
-            if not write:  # a failed read means the database itself is away, not only writes
-                self._down_until["read"] = until
-            cause = type(getattr(e, "orig", None) or e).__name__
-            raise Unavailable(f"{what}: {cause}") from None
+    def transaction(self, what: str, write: bool = True) -> Iterator[Connection]:
+        """One transaction under the fault rules: `with store.transaction("park") as conn: ...`."""
+        with self._guard(what, write), self.engine.begin() as conn:
+            yield conn
 
     def guarded(self, what: str, fn: Callable[[], T], write: bool = True) -> T:
         """Run `fn` (a call to the database) under the same fault rules as the store's own methods."""
         with self._guard(what, write):
             return fn()
+
+    # Deadlines: the reply path never waits on the database longer than `deadline`
+
+    def within(self, what: str, fn: Callable[[], T], write: bool = True, deadline: float | None = None) -> T:
+        """`fn()` (calls of this store) on the store's own threads, waited for at most `deadline` seconds
+        (default `self.deadline`); past it Unavailable, and calls of the same kind fail at once for a
+        while.  The call itself goes on in its thread and finishes or fails there."""
+        deadline = self.deadline if deadline is None else deadline
+        if deadline is None:
+            return fn()
+        future = self._start(what, fn, write)
+        try:
+            return future.result(deadline)
+        except FutureTimeout:
+            raise self._late(what, write, deadline) from None
+
+    async def soon(self, what: str, fn: Callable[[], T], write: bool = True, deadline: float | None = None) -> T:
+        """`within` for the event loop: awaits the store's thread instead of blocking one of its own."""
+        deadline = self.deadline if deadline is None else deadline
+        future = self._start(what, fn, write)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), deadline)
+        except TimeoutError:
+            raise self._late(what, write, deadline or 0.0) from None
+
+    def _start(self, what: str, fn: Callable[[], T], write: bool) -> Future[T]:
+        breaker = self._breakers["write" if write else "read"]
+        if breaker.blocked():  # fail at once, without a thread: the one try is under way or not due yet
+            raise Unavailable(f"{what}: database unavailable (retrying shortly)")
+        if self._calls is None:
+            with self._lock:
+                if self._calls is None:
+                    self._calls = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="db")
+        return self._calls.submit(fn)
+
+    def _late(self, what: str, write: bool, deadline: float) -> Unavailable:
+        self._breakers["write" if write else "read"].failed()
+        if not write:
+            self._breakers["write"].failed()
+        return Unavailable(f"{what}: no answer within {deadline:g} s")
+
+    # Writing later, in batches (the referral log, residents seen, stored messages)
+
+    def later(self, channel: str, key: str | None, intents: list[str], area: str | None, crisis: bool,
+              learned: str | None = None, text: str | None = None, resident: dict[str, Any] | None = None) -> None:
+        """`record` without waiting: the log row (and the resident seen, with an area they named and
+        `resident`'s fields, and their words with STORE_MESSAGES) are written by the writer thread with
+        others, within WRITE_EVERY; while the database is away they wait in memory (at most PENDING_LIMIT)."""
+        now = utcnow()
+        with self._lock:
+            if len(self._pending) == PENDING_LIMIT:
+                self.dropped += 1
+            self._pending.append({"at": now, "channel": channel, "intents": ",".join(intents)[:400],
+                                  "area": area, "crisis": crisis})
+            if key:
+                fields = dict(self._seen_later.get(key, (channel, {}))[1])
+                if learned:
+                    fields["area"] = learned
+                fields.update(resident or {})
+                if key in self._seen_later or len(self._seen_later) < PENDING_LIMIT:
+                    self._seen_later[key] = (channel, fields)
+                if text is not None:
+                    self._texts_later.append({"resident": key, "channel": channel, "at": now,
+                                              "text": text[:MAX_STORED_TEXT], "intents": ",".join(intents)[:400]})
+            if len(self._pending) >= WRITE_BATCH:
+                self._wake.notify()
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_loop, name="db-writer", daemon=True)
+                self._writer.start()
+
+    def flush(self) -> bool:
+        """Write what `later` holds now, in this thread; False if the database refused (it is kept)."""
+        with self._flushing:
+            return self._flush()
+
+    def _flush(self) -> bool:
+        with self._lock:
+            rows, seen, texts = list(self._pending), dict(self._seen_later), list(self._texts_later)
+            self._pending.clear()
+            self._seen_later.clear()
+            self._texts_later.clear()
+        if not (rows or seen or texts):
+            return True
+        try:
+            with self._guard("referral log", write=True), self.engine.begin() as conn:
+                for key, (channel, fields) in seen.items():
+                    self._seen(conn, key, channel, dict(fields))
+                if rows:
+                    conn.execute(REFERRALS.insert(), rows)
+                if texts:
+                    conn.execute(StoredMessage.__table__.insert(), texts)  # type: ignore[attr-defined]
+            return True
+        except Unavailable:
+            with self._lock:  # back in line, oldest first; past PENDING_LIMIT the oldest go
+                self._pending = deque([*rows, *self._pending], maxlen=PENDING_LIMIT)
+                for key, value in seen.items():
+                    self._seen_later.setdefault(key, value)
+                self._texts_later = deque([*texts, *self._texts_later], maxlen=PENDING_LIMIT)
+            return False
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._lock:
+                if not self._closing and len(self._pending) < WRITE_BATCH:
+                    self._wake.wait(WRITE_EVERY)
+                closing = self._closing
+            try:
+                written = self.flush()
+                if time.monotonic() - self._expired >= EXPIRE_EVENTS_EVERY:
+                    self.expire_events()
+            except Exception as e:  # noqa: BLE001  (the writer outlives any one bad batch)
+                log.error("database writer: %s", type(e).__name__)
+                written = False
+            if closing:
+                return
+            if not written:
+                time.sleep(min(self.timeout, 1.0))  # the breaker's pause, more or less: no busy retrying
 
     @property
     def pending(self) -> int:
@@ -296,11 +512,18 @@ class Store:
     def forget(self, key: str) -> dict[str, int]:
         """Delete every row linked to a resident; how many of each were deleted."""
         buckets = [bucket(name, key) for name in RESIDENT_BUCKETS]
-        with self._guard("forget resident", write=True), Session(self.engine) as s:
+        # A batch on its way to the database would bring the resident back after the deletion: wait
+        # for it, and drop what waits for the next one.
+        with self._flushing, self._guard("forget resident", write=True), Session(self.engine) as s:
+            with self._lock:
+                self._seen_later.pop(key, None)
+                self._texts_later = deque((m for m in self._texts_later if m["resident"] != key),
+                                          maxlen=PENDING_LIMIT)
             gone = {
                 "residents": s.exec(delete(Resident).where(Resident.key == key)).rowcount,  # type: ignore[arg-type]
                 "messages": s.exec(delete(StoredMessage).where(StoredMessage.resident == key)).rowcount,  # type: ignore[arg-type]
                 "rate_hits": s.exec(delete(RateHit).where(RateHit.bucket.in_(buckets))).rowcount,  # type: ignore[attr-defined]
+                "parked_events": s.exec(delete(ParkedEvent).where(ParkedEvent.resident == key)).rowcount,  # type: ignore[arg-type]
             }
             s.commit()
             return gone
@@ -319,7 +542,6 @@ class Store:
         """What answering a message needs first, in one transaction: the event id claimed (unless
         already answered: then nothing else), `count(connection)` (a rate limit), the resident read."""
         now = utcnow()
-        self._purge_events(now)
         with self._guard("check in", write=True), self.engine.begin() as conn:
             if event_id and not upsert(conn, EVENTS, {"event_id": event_id, "expires_at": now + ttl},
                                        keys=("event_id",)):
@@ -328,14 +550,15 @@ class Store:
             row = conn.execute(READ_RESIDENT, {"key": key}).mappings().first() if key else None
             return CheckIn(True, Resident(**row) if row is not None else None, counted)
 
-    def _purge_events(self, now: datetime) -> None:
-        if time.monotonic() - self._purged < 600:
-            return
-        self._purged = time.monotonic()
+    def expire_events(self) -> int:
+        """Delete expired event ids (the writer does it every EXPIRE_EVENTS_EVERY, off the reply path)."""
+        self._expired = time.monotonic()
         with contextlib.suppress(Unavailable), self._guard("expire event ids", write=True), \
                 Session(self.engine) as s:
-            s.exec(delete(ProcessedEvent).where(ProcessedEvent.expires_at < now))  # type: ignore[arg-type]
+            gone = s.exec(delete(ProcessedEvent).where(ProcessedEvent.expires_at < utcnow())).rowcount  # type: ignore[arg-type]
             s.commit()
+            return gone
+        return 0
 
     # Anonymous log
 
@@ -345,26 +568,12 @@ class Store:
 
     def record(self, channel: str, key: str | None, intents: list[str], area: str | None, crisis: bool,
                learned: str | None = None, resident: dict[str, Any] | None = None) -> None:
-        """After a referral, one transaction: the resident seen (with an area they named and `resident`'s
-        fields: the reply's language, the question it asked) and the log row.
-
-        If the database is away the log row waits in memory with those before it (Unavailable is raised).
-        """
-        row = {"at": utcnow(), "channel": channel, "intents": ",".join(intents)[:400], "area": area,
-               "crisis": crisis}
-        with self._lock:
-            self._pending.append(row)
-            rows = list(self._pending)
-            self._pending.clear()
-        try:
-            with self._guard("referral log", write=True), self.engine.begin() as conn:
-                if key:
-                    self._seen(conn, key, channel, {**({"area": learned} if learned else {}), **(resident or {})})
-                conn.execute(REFERRALS.insert(), rows)
-        except Unavailable:
-            with self._lock:  # back in line, oldest first; past PENDING_LIMIT the oldest go
-                self._pending = deque([*rows, *self._pending], maxlen=PENDING_LIMIT)
-            raise
+        """After a referral, now: the resident seen (with an area they named and `resident`'s fields: the
+        reply's language, the question it asked) and the log row, in one transaction with anything `later`
+        holds.  If the database is away they wait in memory with the rows before them (Unavailable)."""
+        self.later(channel, key, intents, area, crisis, learned, resident=resident)
+        if not self.flush():
+            raise Unavailable("referral log: database unavailable (kept for later)")
 
     def recent_log(self, limit: int = 100) -> list[ReferralLog]:
         with self._guard("read referral log", write=False), Session(self.engine) as s:
@@ -385,8 +594,8 @@ class Store:
         """Delete what is past keeping; `messages=None` deletes every stored message (STORE_MESSAGES off).
 
         referral log rows and residents unseen for `retention`; messages older than `messages`;
-        expired event ids and rate-limit windows; the question last asked, once past answering.
-        Returns how many rows of each went (or were cleared).
+        expired event ids, rate-limit windows and parked events; the question last asked, once past
+        answering.  Returns how many rows of each went (or were cleared).
         """
         now = now or utcnow()
         old = now - retention
@@ -401,6 +610,7 @@ class Store:
                 # The question the bot asked, past answering: a resident who did not write again.
                 "questions_asked": sa_update(RESIDENTS).where(RESIDENTS.c.asked_at < now - ASKED_FOR)
                 .values(asked=None, asked_at=None),
+                "parked_events": delete(ParkedEvent).where(ParkedEvent.expires < now.timestamp()),  # type: ignore[arg-type]
             }
             gone = {name: s.exec(statement).rowcount for name, statement in statements.items()}  # type: ignore[call-overload]
             s.commit()

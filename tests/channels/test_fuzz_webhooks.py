@@ -194,13 +194,14 @@ async def test_ten_thousand_fuzzed_webhook_bodies_get_no_5xx_and_the_bot_answers
     assert {s for _, s in statuses} >= {200, 400, 413}, "the generator reached the parsers and the size cap"
 
     assert (await client.get("/healthz")).json() == {"ok": True, "channels": {"line": True, "telegram": True}}
-    replies = len(line.recorder.calls("reply", ok=True))
     event = line.text("もう死にたい", user="Uafterstorm")
     body = json.dumps({"destination": "Ubot", "events": [event]}).encode()
     assert (await client.post("/webhooks/line", content=body,
                               headers={"X-Line-Signature": sign(body, line.secret)})).status_code == 200
-    reply = line.wait_reply(replies + 1, timeout=10)  # the reply went out before the webhook call returned
-    assert reply.token == event["replyToken"] and {"110", "119"} <= set(reply.tel())
+    deadline = time.monotonic() + 20
+    while not (got := [r for r in line.replies() if r.token == event["replyToken"]]) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)  # the bot's own loop answers meanwhile (a crisis first, after the webhook's 200)
+    assert got and {"110", "119"} <= set(got[0].tel())
 
     update = tg.text("死にたい", chat_id=999_999)
     assert (await client.post("/webhooks/telegram", json=update,

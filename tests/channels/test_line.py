@@ -13,6 +13,7 @@ from bot.engine.render import label, t
 from bot.service.privacy import Hasher
 from bot.service.store import ReferralLog, Resident, Store
 from bot.types import REPLY_LANGS
+from tests.support import eventually
 
 HAMAMATSU = (34.7108, 137.7261)
 
@@ -193,8 +194,11 @@ def test_nothing_a_resident_wrote_is_stored(world):
     db = world.settings.sqlite_path
     dump = b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*"))  # with the WAL file
     assert "借金".encode() not in dump and b"Uprivate" not in dump
-    with Session(Store(world.settings.database_url).engine) as s:
-        row = s.exec(select(ReferralLog)).first()
+    def logged() -> ReferralLog | None:
+        with Session(Store(world.settings.database_url).engine) as s:
+            return s.exec(select(ReferralLog)).first()
+
+    row = eventually(logged)
     assert row.crisis and "suicide_risk" in row.intents
 
 

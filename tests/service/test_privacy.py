@@ -18,6 +18,7 @@ from bot.service.desk import Desk
 from bot.service.privacy import Hasher, load_key
 from bot.service.server import create_app
 from bot.service.store import ReferralLog, Resident, Store, StoredMessage, bucket, utcnow
+from tests.support import eventually
 
 ROOT_TABLES = ("residents", "messages", "rate_hits", "referral_log", "processed_events")
 
@@ -75,6 +76,8 @@ def test_unfollow_deletes_everything_linked(world):
 
 def test_bot_forget_deletes_a_resident_by_platform_id(world, monkeypatch, capsys):
     world.line_says("浜松市", user="Ucli")
+    key = Hasher(world.settings.hash_key.encode()).resident("line", "Ucli")
+    eventually(lambda: Store(world.settings.database_url).resident(key))  # written just after the reply
     monkeypatch.setenv("DATABASE_URL", world.settings.database_url)
     monkeypatch.setenv("TSUNAGU_HASH_KEY", world.settings.hash_key)
     assert cli_server.main(["forget", "--channel", "line", "--user", "Ucli"]) == 0
@@ -98,9 +101,12 @@ def test_messages_are_stored_only_with_store_messages_and_forget_deletes_them(en
         line.send(bot.url, line.text("借金が返せない", user="Ukeep"))
         line.wait_reply(2)
         store = Store(settings.database_url)
-        with Session(store.engine) as s:
-            kept = list(s.exec(select(StoredMessage)))
-        assert [m.text for m in kept] == ["借金が返せない"]
+
+        def kept() -> list[StoredMessage]:
+            with Session(store.engine) as s:
+                return list(s.exec(select(StoredMessage)))
+
+        assert [m.text for m in eventually(kept)] == ["借金が返せない"]
         line.send(bot.url, line.text("/forget", user="Ukeep"))
         line.wait_reply(3)
         with Session(store.engine) as s:
@@ -134,7 +140,8 @@ def test_purge_removes_what_is_past_keeping_and_keeps_the_rest(tmp_path):
     assert store.first_delivery("line:expired", ttl=timedelta(seconds=-1))
     gone = store.purge(timedelta(days=365), timedelta(days=30))
     assert gone == {"referral_log": 1, "residents": 1, "messages": 1, "processed_events": 1, "rate_hits": 0,
-                    "questions_asked": 0}
+                    "questions_asked": 0,
+                    "parked_events": 0}
     assert [r.intents for r in store.recent_log()] == ["y"]
     assert store.purge(timedelta(days=365), None)["messages"] == 1, "STORE_MESSAGES off: none are kept"
     store.close()

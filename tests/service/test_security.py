@@ -33,7 +33,7 @@ def test_unsigned_requests_learn_nothing(world):
 
 def test_signatures_and_secrets_are_compared_in_constant_time():
     assert "hmac.compare_digest" in inspect.getsource(line_channel.LineChannel.signed)
-    assert "hmac.compare_digest" in inspect.getsource(telegram_channel.TelegramChannel.webhook)
+    assert "hmac.compare_digest" in inspect.getsource(telegram_channel.TelegramChannel.receive)
 
 
 def test_a_body_over_the_cap_is_refused_unread_and_a_100_kb_message_is_answered(world):
