@@ -17,6 +17,7 @@ crisis cases the matcher raises, and sends 4% of the others to the front with th
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -36,17 +37,18 @@ _PARTICLES = re.compile(r"(?<=[\u3400-\u9fff])[をがにはでも](?=[\u3400-\u9
 class CrisisWords:
     forms: tuple[str, ...]  # each keyword's spellings in hiragana (see _forms_of), longest first
     gapped: tuple[tuple[frozenset[str], ...], ...]  # gapped keywords: each part's spellings
-    _index: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
-    _plain: set[str] = field(default_factory=set, compare=False, repr=False)
+    _machine: Machine = field(init=False, compare=False, repr=False)
+    _by_part: dict[str, list[int]] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        # Spellings by their first two characters: a message is looked up at each of its positions
-        # (a few dozen dict look-ups) instead of being searched once per spelling (about two thousand).
-        index: dict[str, list[str]] = {}
-        for form in {*self.forms, *(f for parts in self.gapped for part in parts for f in part)}:
-            index.setdefault(form[:2], []).append(form)
-        self._index.update({k: tuple(sorted(v, key=len, reverse=True)) for k, v in index.items()})
-        self._plain.update(self.forms)
+        # Every spelling at once, one step a character (Aho-Corasick): a thousand-odd spellings cost
+        # a message no more than a few.
+        by_part: dict[str, list[int]] = {}
+        for n, parts in enumerate(self.gapped):
+            for form in {f for part in parts for f in part}:
+                by_part.setdefault(form, []).append(n)
+        object.__setattr__(self, "_machine", Machine(self.forms, by_part))
+        object.__setattr__(self, "_by_part", by_part)
 
     @classmethod
     def from_intents(cls, intents: Mapping[str, IntentSpec]) -> CrisisWords:
@@ -64,8 +66,7 @@ class CrisisWords:
                 forms.update(parts[0])
             elif parts:
                 gapped.add(parts)
-        return cls(tuple(sorted((f for f in forms if len(f) >= 2), key=len, reverse=True)),
-                   tuple(sorted(gapped, key=str)))
+        return cls(tuple(sorted(forms, key=len, reverse=True)), tuple(sorted(gapped, key=str)))
 
     def seen(self, text: str) -> bool:
         """Whether the message holds a crisis keyword in any of its spellings (a hint for the queue)."""
@@ -73,20 +74,61 @@ class CrisisWords:
             return False
         kana = to_hiragana(clean(text[:MAX_CHARS]).replace(" ", ""))  # katakana forms are kept in hiragana
         found: set[str] = set()
-        for variant in {kana, _PARTICLES.sub("", kana)}:
-            if self._scan(variant, found):
-                return True
-        return any(all(part & found for part in parts) for parts in self.gapped)
+        if self._machine.scan(kana, found):
+            return True
+        bare = _PARTICLES.sub("", kana)
+        if bare != kana and self._machine.scan(bare, found):
+            return True
+        candidates = {n for form in found for n in self._by_part[form]}
+        return any(all(part & found for part in self.gapped[n]) for n in candidates)
 
-    def _scan(self, text: str, found: set[str]) -> bool:
-        """True at the first keyword; the parts of gapped keywords met on the way go into `found`."""
-        index, plain = self._index, self._plain
-        for i in range(len(text) - 1):
-            for form in index.get(text[i:i + 2], ()):
-                if text.startswith(form, i):
-                    if form in plain:
-                        return True
-                    found.add(form)
+
+class Machine:
+    """Aho-Corasick over `plain` spellings (a hit ends the scan) and `parts` (collected on the way)."""
+
+    def __init__(self, plain: Iterable[str], parts: Iterable[str]) -> None:
+        self.goto: list[dict[str, int]] = [{}]
+        self.hit: list[bool] = [False]
+        self.parts: list[frozenset[str]] = [frozenset()]
+        for word, is_plain in [*((w, True) for w in plain), *((w, False) for w in parts)]:
+            state = 0
+            for ch in word:
+                nxt = self.goto[state].get(ch)
+                if nxt is None:
+                    nxt = self.goto[state][ch] = len(self.goto)
+                    self.goto.append({})
+                    self.hit.append(False)
+                    self.parts.append(frozenset())
+                state = nxt
+            if is_plain:
+                self.hit[state] = True
+            else:
+                self.parts[state] |= {word}
+        self.fail = [0] * len(self.goto)
+        queue = deque(self.goto[0].values())
+        while queue:
+            state = queue.popleft()
+            for ch, nxt in self.goto[state].items():
+                queue.append(nxt)
+                back = self.fail[state]
+                while back and ch not in self.goto[back]:
+                    back = self.fail[back]
+                target = self.goto[back].get(ch, 0)
+                self.fail[nxt] = target if target != nxt else 0
+                self.hit[nxt] = self.hit[nxt] or self.hit[self.fail[nxt]]
+                self.parts[nxt] = self.parts[nxt] | self.parts[self.fail[nxt]]
+
+    def scan(self, text: str, found: set[str]) -> bool:
+        goto, fail, hit, parts = self.goto, self.fail, self.hit, self.parts
+        state = 0
+        for ch in text:
+            while state and ch not in goto[state]:
+                state = fail[state]
+            state = goto[state].get(ch, 0)
+            if hit[state]:
+                return True
+            if parts[state]:
+                found |= parts[state]
         return False
 
 
