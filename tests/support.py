@@ -5,10 +5,15 @@
     World, fresh_world(), server_settings()         a bot server wired to fake LINE and Telegram
     understood_engine()    the conversation tests' engine over a copy of services.yaml
     eventually(fn)              fn()'s answer once it is truthy: the log and residents are written just after a reply
+    FlakyTcp                    a loopback proxy to a database that can refuse or hang on demand
 """
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import struct
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -129,3 +134,86 @@ def understood_engine(folder: Path) -> Engine:
     catalogue = folder / "services.yaml"
     catalogue.write_text((ROOT / "services.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     return Engine.load(catalogue)
+
+
+class FlakyTcp:
+    """A loopback TCP proxy whose far side can go away or hang, for database outages:
+
+        proxy = FlakyTcp(("127.0.0.1", pg_port))   # forwards: the database as it is
+        proxy.mode = "refuse"                       # as a stopped server: connections reset, open ones cut
+        proxy.mode = "hang"                         # accepts, and neither forwards nor answers anything
+        proxy.mode = "pass"                         # back: what waited goes through
+
+    With `target=None` it only ever accepts and stays silent: an honest stand-in for a database
+    server that hangs (nothing behind it answers, as a wedged server would not).
+    """
+
+    def __init__(self, target: tuple[str, int] | None = None) -> None:
+        self.target = target
+        self.mode = "pass" if target else "hang"
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._open: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True, name=f"flaky-{self.port}").start()
+
+    def url(self, database_url: str) -> str:
+        """`database_url` with its host and port replaced by this proxy's."""
+        from sqlalchemy import make_url
+
+        return make_url(database_url).set(host="127.0.0.1", port=self.port).render_as_string(hide_password=False)
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            if self.mode == "refuse":
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                client.close()  # a reset, as from a port nobody listens on
+                continue
+            with self._lock:
+                self._open.append(client)
+            if self.target is None:
+                continue  # accepted, and never a byte back
+            try:
+                server = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._open.append(server)
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        src.settimeout(0.05)
+        while not self._closed and self.mode != "refuse":
+            if self.mode == "hang":
+                time.sleep(0.01)  # hold everything: the other side waits for an answer that does not come
+                continue
+            try:
+                data = src.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+            if not data:
+                break
+            try:
+                dst.sendall(data)
+            except OSError:
+                break
+        for s in (src, dst):
+            with contextlib.suppress(OSError):
+                s.close()
+
+    def close(self) -> None:
+        self._closed = True
+        self._listener.close()
+        with self._lock:
+            for s in self._open:
+                with contextlib.suppress(OSError):
+                    s.close()

@@ -7,7 +7,8 @@
 
 The API answers like LINE does: 401 on a wrong token, 400 on a reply token used
 twice or on messages past LINE's limits (so tests catch what LINE would refuse),
-409 on a push whose X-Line-Retry-Key was accepted before.  `line.faults` makes
+409 on a push whose X-Line-Retry-Key was accepted before.  With
+`reply_token_seconds`, a token it made longer ago than that is refused as expired.  `line.faults` makes
 it fail on demand (bot.fakes.Faults): `line.faults.add("reply", status=500)`.
 """
 
@@ -106,9 +107,12 @@ class Reply:
 
 
 class FakeLine:
-    def __init__(self, secret: str = "line-secret", token: str = "line-token") -> None:
+    def __init__(self, secret: str = "line-secret", token: str = "line-token",
+                 reply_token_seconds: float | None = None) -> None:
         self.secret = secret
         self.token = token
+        self.reply_token_seconds = reply_token_seconds
+        self.issued: dict[str, float] = {}  # reply token -> when its event was made (monotonic)
         self.recorder = Recorder()
         self.faults = Faults()
         self.used_tokens: set[str] = set()
@@ -122,6 +126,7 @@ class FakeLine:
         self.recorder.clear()
         self.faults.clear()
         self.used_tokens.clear()
+        self.issued.clear()
         self.retry_keys.clear()
         self.rich_menus.clear()
         self.default_rich_menu = None
@@ -167,7 +172,10 @@ class FakeLine:
 
     def _serve_reply(self, body: dict[str, Any]) -> JSONResponse:
         token = body.get("replyToken", "")
-        if not token or token in self.used_tokens:
+        issued = self.issued.get(token)
+        stale = self.reply_token_seconds is not None and issued is not None \
+            and time.monotonic() - issued > self.reply_token_seconds
+        if not token or token in self.used_tokens or stale:
             return JSONResponse({"message": "Invalid reply token"}, 400)
         if problems := check_messages(body.get("messages")):
             return JSONResponse({"message": "The request body has errors", "details": problems}, 400)
@@ -273,6 +281,7 @@ class FakeLine:
         }
         if reply:
             event["replyToken"] = f"reply-token-{n}"
+            self.issued[event["replyToken"]] = time.monotonic()
         event.update(fields)
         return event
 

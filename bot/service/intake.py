@@ -94,7 +94,9 @@ class Gate:
             self.general += 1
 
     async def acquire(self, priority: int) -> None:
-        if not self._waiting and self._can(priority):
+        # Whoever waits could not go at the last release, and nothing has been freed since: one that
+        # can go now (a crisis, while messages wait for the threads they may use) goes ahead of them.
+        if self._can(priority):
             self._take(priority)
             return
         future = asyncio.get_running_loop().create_future()

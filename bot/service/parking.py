@@ -1,7 +1,7 @@
 """The parking lot: events that wait in the database while the queue is full (bot/service/intake.py).
 
     park(parcels)  -> one transaction: each event sealed (privacy.Sealer), in order of arrival
-    claim(n)       -> the oldest n (by priority, then arrival) that nobody holds, leased to this worker
+    claim(n)       -> the first n (by priority, then arrival) that nobody holds, leased to this worker
     done(ids)      -> deleted: answered
     release(ids)   -> back for anyone (a worker stopping before it got to them)
 
@@ -62,7 +62,7 @@ class ParkingLot:
     def claim(self, count: int) -> list[Parcel]:
         now = time.time()
         free = or_(P.c.claimed_until.is_(None), P.c.claimed_until < now)
-        oldest = select(P.c.id).where(free, P.c.expires > now).order_by(P.c.priority, P.c.id).limit(count)
+        oldest = select(P.c.id).where(free, P.c.expires > now).order_by(P.c.priority, P.c.received, P.c.id).limit(count)
         with self.store.transaction("claim parked") as conn:
             if conn.dialect.name == "postgresql":  # two workers claiming at once take different rows
                 oldest = oldest.with_for_update(skip_locked=True)
@@ -71,7 +71,7 @@ class ParkingLot:
                 .values(claimed_by=self.owner, claimed_until=now + self.lease)
                 .returning(P.c.id, P.c.channel, P.c.priority, P.c.resident, P.c.received, P.c.sealed)).all()
         parcels = []
-        for row in sorted(rows, key=lambda r: (r.priority, r.id)):
+        for row in sorted(rows, key=lambda r: (r.priority, r.received, r.id)):
             payload = self._open(row.sealed)
             if payload is None:
                 self.done([row.id])

@@ -66,8 +66,11 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
         quiet_libraries()
         loaded = engine or await asyncio.to_thread(Engine.load)
         metrics.catalogue_in_service(loaded.catalogue.version)
-        try:
-            if revision := await asyncio.to_thread(migrations.upgrade_if_behind, settings.database_url):
+        try:  # a database that hangs holds up the start for DB_TIMEOUT_SECONDS at most
+            revision = await asyncio.wait_for(asyncio.to_thread(migrations.upgrade_if_behind, settings.database_url,
+                                                                settings.db_timeout),
+                                              settings.db_timeout)
+            if revision:
                 log.info("database upgraded to revision %s", revision)
         except Exception as e:  # noqa: BLE001  (answer without memory rather than not at all)
             log.error("database: could not check the schema at start (%s); answering without it until it is back",

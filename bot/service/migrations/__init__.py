@@ -45,9 +45,9 @@ def head() -> str | None:
     return ScriptDirectory.from_config(config("")).get_current_head()
 
 
-def current(url: str) -> str | None:
+def current(url: str, timeout: float = 15.0) -> str | None:
     """The database's revision (None for an empty database), read from alembic's own table."""
-    engine = make_engine(url)
+    engine = make_engine(url, timeout)
     try:
         with engine.connect() as conn:
             if not inspect(conn).has_table("alembic_version"):
@@ -57,9 +57,10 @@ def current(url: str) -> str | None:
         engine.dispose()
 
 
-def upgrade_if_behind(url: str) -> str | None:
-    """Upgrade a database that is not at head; the revision reached, or None if it already was."""
-    if current(url) == HEAD:
+def upgrade_if_behind(url: str, timeout: float = 15.0) -> str | None:
+    """Upgrade a database that is not at head; the revision reached, or None if it already was.
+    (`timeout`: how long to wait for a server to connect, or a locked SQLite file.)"""
+    if current(url, timeout) == HEAD:
         return None
     upgrade(url)
     return HEAD
