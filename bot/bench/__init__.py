@@ -4,7 +4,8 @@
     reload    a catalogue file of about 1k, 10k and 30k entries re-read while another thread routes:
               how long, and do replies pause?
     per event where one LINE event's CPU goes, stage by stage, in one process
-    webhook   start time, RSS/PSS per worker, events/s, p50/p99, lost and duplicated   bot/bench/webhook.py
+    webhook   start time, RSS/PSS per worker, events/s, p50/p99, lost and duplicated; overload at 3x
+              capacity and a flood, crises timed apart; the minimal LINE bot beside it  bot/bench/webhook.py
 
 Prints the tables and writes them, with the machine and the command, to bench/results.md.
 Generated catalogues live in memory or in a temporary directory: they are never shipped.
@@ -19,7 +20,6 @@ import platform
 import random
 import re
 import shlex
-import statistics
 import sys
 import tempfile
 import threading
@@ -30,8 +30,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository (bot/bench/...)
 RESULTS = ROOT / "bench" / "results.md"
-FULL = {"sizes": (1000, 10000, 30000), "brute": 150, "reload": (1000, 10000, 30000), "burst": 6000, "seconds": 10.0}
-QUICK = {"sizes": (300,), "brute": 5, "reload": (260,), "burst": 60, "seconds": 1.0}
+FULL = {"sizes": (1000, 10000, 30000), "brute": 150, "reload": (1000, 10000, 30000), "burst": 6000, "seconds": 10.0,
+        "flood": 20_000, "overload": 5000}
+QUICK = {"sizes": (300,), "brute": 5, "reload": (260,), "burst": 60, "seconds": 1.0, "flood": 300, "overload": 150}
+CRISIS_IDS = ("suicide_risk", "emergency")
 
 
 def machine() -> dict[str, Any]:
@@ -120,14 +122,16 @@ def _p(values: list[float], q: float) -> float | None:
 
 
 def per_event(engine: Any, texts: list[str], count: int = 300) -> dict[str, Any]:
-    """CPU per LINE text event in one thread of one process: where the server's time goes.
+    """CPU per LINE text event in one process, as `bot serve` spends it, stage by stage:
 
-    parse (signature + SDK webhook models), route(), the database and the LINE message objects
-    (the rest of LineChannel.respond()), the reply JSON (the SDK's request model, serialised as the
-    server sends it: bot.channels.line.Reply).
+    the edge (signature, JSON, the quick crisis look that sets its place in line), the desk's work
+    for a resident's text (LineChannel.respond_text: check-in, the engine, the LINE message objects),
+    the reply's JSON as the SDK client makes it, and the writer thread's batched log and resident rows.
+    The engine's share is the Desk's own count (tsunagu_engine_cpu_seconds_total); the message
+    objects are timed again on their own from the same referral.
     """
     try:
-        from bot.channels.line import LineChannel, Reply
+        from bot.channels.line import LineChannel, Reply, referral_messages, webhook_items
         from bot.fakes.line import FakeLine, sign
         from bot.service import migrations
         from bot.service.desk import Desk
@@ -138,66 +142,70 @@ def per_event(engine: Any, texts: list[str], count: int = 300) -> dict[str, Any]
     with tempfile.TemporaryDirectory(prefix="tsunagu-event-") as tmp:
         url = f"sqlite:///{tmp}/bench.db"
         migrations.upgrade(url)
-        store = Store(url)
+        store = Store(url, deadline=0.5)
         try:
             desk = Desk(engine, store, Hasher(b"bench"))
             channel = LineChannel(desk, "bench-secret", "bench-token", "http://127.0.0.1:9")
             line = FakeLine(secret="bench-secret")
-            parse = _line_parser(channel)
             bodies = []
             for n in range(count):
-                body = json.dumps({"destination": "U", "events": [line.text(texts[n % len(texts)], f"U{n}")]},
-                                  ensure_ascii=False)
-                bodies.append((body, sign(body.encode(), "bench-secret")))
-            stages: dict[str, list[float]] = {"parse": [], "respond": [], "reply JSON": [], "route": [],
-                                              "messages": []}
-            build = getattr(sys.modules["bot.channels.line"], "referral_messages", None)
-            for body, signature in bodies:
-                t0 = time.perf_counter()
-                event = parse(body, signature)
-                t1 = time.perf_counter()
-                messages = channel.respond(event)
-                t2 = time.perf_counter()
-                json.dumps(Reply(reply_token="x", messages=messages or []).to_dict(), ensure_ascii=False)
-                t3 = time.perf_counter()
-                referral = engine.route(event.message.text)
-                t4 = time.perf_counter()
-                if build is not None:
-                    build(referral)
-                stages["messages"].append(time.perf_counter() - t4)
-                stages["parse"].append(t1 - t0)
-                stages["respond"].append(t2 - t1)  # rate limit, resident, route, log, the LINE messages
-                stages["reply JSON"].append(t3 - t2)
-                stages["route"].append(t4 - t3)  # the same route() again, on its own
+                body = json.dumps({"destination": "U", "events": [line.text(texts[n % len(texts)], f"U{n:032x}")]},
+                                  ensure_ascii=False).encode()
+                bodies.append((body, sign(body, "bench-secret")))
+            stages: dict[str, float] = {"edge": 0.0, "respond": 0.0, "messages": 0.0, "reply JSON": 0.0,
+                                        "again": 0.0}
+            engine_before = _engine_seconds(desk)
+            process_before = time.process_time()
+            for n, (body, signature) in enumerate(bodies):
+                t0 = time.thread_time()
+                assert channel.signed(body, signature)
+                item = webhook_items(body)[0]
+                channel.priority(item)
+                t1 = time.thread_time()
+                messages = channel.respond_text(item["source"]["userId"], item["message"]["text"], f"line:e{n}")
+                t2 = time.thread_time()
+                sanitized = channel_client_body(Reply.construct(reply_token="x", messages=messages or []))
+                json.dumps(sanitized)
+                t3 = time.thread_time()
+                referral = engine.route(item["message"]["text"])  # again, only to time the messages apart
+                t4 = time.thread_time()
+                referral_messages(referral)
+                t5 = time.thread_time()
+                stages["edge"] += t1 - t0
+                stages["respond"] += t2 - t1
+                stages["reply JSON"] += t3 - t2
+                stages["again"] += t4 - t3
+                stages["messages"] += t5 - t4
+            store.flush()
+            total = time.process_time() - process_before
+            engine_cpu = _engine_seconds(desk) - engine_before
         except Exception as e:  # noqa: BLE001  (the channel's internals moved: say so, measure the rest)
             return {"error": f"not measured: {type(e).__name__}: {e}"}
         finally:
             store.close()
-    mean = {k: statistics.fmean(v) * 1000 for k, v in stages.items()}
-    out = {"parse (signature, SDK webhook models)": mean["parse"], "route()": mean["route"],
-           "LINE message objects (SDK models)": mean["messages"],
-           "database (rate limit, resident, log)": max(0.0, mean["respond"] - mean["route"] - mean["messages"]),
-           "reply JSON (SDK request model)": mean["reply JSON"]}
+    ms = {k: v * 1000 / count for k, v in stages.items()}
+    engine_ms = engine_cpu * 1000 / count
+    in_thread = ms["edge"] + ms["respond"] + ms["reply JSON"] + ms["again"] + ms["messages"]
+    out = {"edge (signature, JSON, quick crisis look)": ms["edge"],
+           "engine (match and route)": engine_ms,
+           "LINE message objects (SDK models)": ms["messages"],
+           "desk: check-in (database), keys, hand-offs": max(0.0, ms["respond"] - engine_ms - ms["messages"]),
+           "reply JSON (as the SDK client makes it)": ms["reply JSON"],
+           "writer thread (log and residents, batched)": max(0.0, total * 1000 / count - in_thread)}
     out = {k: round(v, 2) for k, v in out.items()}
     out["total"] = round(sum(out.values()), 2)
     return out
 
 
-def _line_parser(channel: Any) -> Any:
-    """The channel's own check and parse of a webhook body (whichever this version of it has)."""
-    from bot.channels import line
+def channel_client_body(model: Any) -> Any:
+    """What the SDK's client sends for a request model: its sanitize_for_serialization."""
+    from linebot.v3.messaging import ApiClient
 
-    if hasattr(channel, "signed") and hasattr(line, "parse_events"):
-        def parse(body: str, signature: str) -> Any:
-            raw = body.encode()
-            assert channel.signed(raw, signature)
-            return line.parse_events(raw)[0]
+    return ApiClient.sanitize_for_serialization(ApiClient.__new__(ApiClient), model)
 
-        return parse
-    from linebot.v3 import WebhookParser
 
-    parser = WebhookParser("bench-secret")
-    return lambda body, signature: parser.parse(body, signature)[0]
+def _engine_seconds(desk: Any) -> float:
+    return desk.metrics.registry.get_sample_value("tsunagu_engine_cpu_seconds_total") or 0.0
 
 
 # -- everything -----------------------------------------------------------------------------------
@@ -215,6 +223,7 @@ def run(quick: bool = False, workers: int = 2, database_url: str | None = None, 
     started = time.monotonic()
     cases = routing.case_texts()
     texts = [t for t, _ in routing.variants(cases)]
+    crisis_texts = [t for t, expect in routing.variants(cases) if set(expect) & set(CRISIS_IDS)]
     if "routing" in parts:
         echo("… routing", file=sys.stderr)
         original = routing.case_texts
@@ -241,7 +250,8 @@ def run(quick: bool = False, workers: int = 2, database_url: str | None = None, 
     if "webhook" in parts:
         echo(f"… webhook, {workers} workers", file=sys.stderr)
         result["webhook"] = webhook.run(texts, workers=workers, database_url=database_url, rate=rate,
-                                        burst=plan["burst"], seconds=plan["seconds"], quick=quick)
+                                        burst=plan["burst"], seconds=plan["seconds"], quick=quick,
+                                        crisis_texts=crisis_texts, flood=plan["flood"], overload=plan["overload"])
     result["seconds"] = round(time.monotonic() - started, 1)
     return result
 

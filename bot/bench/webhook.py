@@ -1,13 +1,22 @@
 """Webhook, start-up and memory benchmark: `bot serve` as operators run it, under a burst.
 
     load generator (this process, raw HTTP/1.1 keep-alive, signed LINE text events, open loop)
-      --POST /webhooks/line--> bot serve --workers N (its own processes)
-      --reply API-->           fake LINE (bot.fakes.line, its own process): records each reply's arrival
+      --POST /webhooks/line--> bot serve --workers N (its own processes; LINE_PUSH_FALLBACK=1)
+      --reply or push API-->   fake LINE (bot.fakes.line, its own process): records each arrival
 
-    latency = the reply's arrival at the fake - the moment the event was due to be sent
-    lost    = events never answered;  duplicated = replies past the first to one webhookEventId
+    latency = the answer's arrival at the fake - the moment the event was due to be sent
+    lost    = events never answered;  duplicated = answers past the first to one webhookEventId
               (2% of events are redelivered, as LINE does, with a new reply token: a second
-              reply to any of them counts as a duplicate)
+              answer to any of them counts as a duplicate); each event comes from its own resident,
+              so an answer by push is its event's too
+    crisis  = events whose text is a crisis case of the referral files (3.5% in the overload phases),
+              timed apart from the rest
+    stale   = replies that reached the fake over a minute after their event: LINE would refuse them
+    memory  = RSS and PSS of each server process, sampled every half second during the phase
+    engine  = the server's own count of CPU spent matching and routing (tsunagu_engine_cpu_seconds_total)
+
+    minimal = the same stack doing the least a LINE bot can (bot/bench/minimal.py: signature, parse,
+              one fixed text through the same SDK client), in the same run, at the same steady rate
 
 Everything is on 127.0.0.1; every phase is bounded in count and in time.  Both clocks are
 CLOCK_MONOTONIC, which Linux shares between processes.
@@ -24,6 +33,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,8 +47,11 @@ from bot.fakes.line import FakeLine, sign
 SECRET, TOKEN = "bench-secret", "bench-token"
 REDELIVER_EVERY = 50  # one event in 50 is delivered again, a little later
 REDELIVER_AFTER = 25  # ... this many events later (so often while the first is still being answered)
-DRAIN_SECONDS = 30.0  # the longest wait for replies after the last event was sent
-RESIDENTS = 20_000  # senders drawn from this many: a burst comes from many people (no rate limit in the way)
+DRAIN_SECONDS = 30.0  # the longest wait for answers after the last event was sent, while they keep coming
+STALL_SECONDS = 15.0  # ... and the wait once none has come for this long
+STALE_AFTER = 60.0  # seconds: LINE guarantees a reply token for a minute
+CRISIS_SHARE = 0.035  # of the events in the overload phases
+SAMPLE_EVERY = 0.5  # seconds between memory samples
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -60,8 +73,9 @@ def fake_app() -> Any:
     line = FakeLine(secret=SECRET, token=TOKEN)
 
     async def replies(request: Any) -> JSONResponse:
-        calls = line.recorder.calls("reply", ok=True)  # delivered: a reply LINE refused reached nobody
-        return JSONResponse([[c.params.get("replyToken"), c.at] for c in calls])
+        """[[reply token or, for a push, its recipient, arrival (monotonic), "reply" | "push"], ...]"""
+        calls = [c for c in line.recorder.calls(ok=True) if c.method in ("reply", "push")]  # delivered only
+        return JSONResponse([[c.params.get("replyToken") or c.params.get("to"), c.at, c.method] for c in calls])
 
     async def reset(request: Any) -> JSONResponse:
         line.reset()
@@ -163,7 +177,12 @@ def bot_serve(fake_url: str, workers: int, database_url: str, workdir: Path,
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LINE_", "TELEGRAM_", "TSUNAGU_"))}
     env.update(DATABASE_URL=database_url, LINE_CHANNEL_SECRET=SECRET, LINE_CHANNEL_ACCESS_TOKEN=TOKEN,
-               LINE_API_BASE=line_api_base or f"{fake_url}/line", TSUNAGU_HASH_KEY="bench-hash-key")
+               LINE_API_BASE=line_api_base or f"{fake_url}/line", TSUNAGU_HASH_KEY="bench-hash-key",
+               LINE_PUSH_FALLBACK="1")
+    if workers > 1:  # /metrics adds up every worker's counts (bot/service/metrics.py)
+        metrics_dir = workdir / f"metrics-{time.monotonic_ns()}"
+        metrics_dir.mkdir()
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     env.pop("WEB_CONCURRENCY", None)
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # as deployed: compiled modules are kept, not compiled each start
     if cache_dir is not None:
@@ -265,8 +284,10 @@ class Connection:
 class Event:
     event_id: str
     token: str
+    user: str
     request: bytes
     redelivery: bool = False
+    crisis: bool = False
 
 
 @dataclass
@@ -275,45 +296,58 @@ class Phase:
     offered_rate: float | None  # events/s; None: as fast as the connections allow
     events: int = 0
     redeliveries: int = 0
+    crisis_events: int = 0
     seconds: float = 0.0
-    replied: int = 0
+    replied: int = 0  # answered, by reply or by push
+    pushed: int = 0
     events_per_s: float = 0.0
     p50_ms: float = float("nan")
     p99_ms: float = float("nan")
     max_ms: float = float("nan")
+    crisis_p50_ms: float = float("nan")
+    crisis_p99_ms: float = float("nan")
+    crisis_max_ms: float = float("nan")
     lost: int = 0
+    lost_crisis: int = 0
     duplicated: int = 0
+    stale_replies: int = 0  # replies that came over a minute after their event (LINE would refuse them)
     http_errors: int = 0
-    cpu_ms_per_event: dict[str, float] = field(default_factory=dict)  # server, fake, load generator
+    healthz_failures: int = 0  # /healthz answers other than 200 while the phase ran
+    cpu_ms_per_event: dict[str, float] = field(default_factory=dict)  # server, engine (within it), fake, load
+    peak_mb: dict[str, dict[str, float]] = field(default_factory=dict)  # process -> peak rss, pss in the phase
     notes: list[str] = field(default_factory=list)
 
 
-def build_events(texts: list[str], count: int, port: int, seed: int, prefix: str) -> list[Event]:
-    """`count` signed text events from as many residents (at most RESIDENTS, so rate limits stay out of
-    the way, as in a real burst); every REDELIVER_EVERY-th event is delivered again a little later,
-    as LINE redelivers: the same event and webhookEventId, a new reply token."""
+def build_events(texts: list[str], count: int, port: int, seed: int, prefix: str,
+                 crisis_texts: list[str] | None = None, crisis_share: float = 0.0) -> list[Event]:
+    """`count` signed text events, each from a resident of its own (no rate limit in the way, and a
+    push is known by its recipient); a share of them crisis texts; every REDELIVER_EVERY-th event
+    is delivered again a little later, as LINE redelivers: the same webhookEventId, a new reply token."""
     rng = random.Random(seed)
     line = FakeLine(secret=SECRET, token=TOKEN)
     run = os.urandom(4).hex()  # a database kept between runs has seen the ids of the last run
     out: list[Event] = []
     later: dict[int, list[Event]] = {}
     for n in range(count):
-        event_id, text, user = f"01BENCH{run}{prefix}{n:011d}", rng.choice(texts), f"U{rng.randrange(RESIDENTS):032x}"
-        out.append(_event(line, text, user, event_id, f"{prefix}-{n}", False, port))
+        crisis = bool(crisis_texts) and rng.random() < crisis_share
+        text = rng.choice(crisis_texts if crisis and crisis_texts else texts)
+        event_id, user = f"01BENCH{run}{prefix}{n:011d}", f"U{run}{prefix}{n:023x}"
+        out.append(_event(line, text, user, event_id, f"{prefix}-{n}", False, port, crisis))
         if n % REDELIVER_EVERY == 0:
-            again = _event(line, text, user, event_id, f"{prefix}-{n}-again", True, port)
+            again = _event(line, text, user, event_id, f"{prefix}-{n}-again", True, port, crisis)
             later.setdefault(min(count - 1, n + REDELIVER_AFTER), []).append(again)
         out += later.pop(n, [])
     return out
 
 
-def _event(line: FakeLine, text: str, user: str, event_id: str, token: str, redelivery: bool, port: int) -> Event:
+def _event(line: FakeLine, text: str, user: str, event_id: str, token: str, redelivery: bool, port: int,
+           crisis: bool = False) -> Event:
     event = line.text(text, user, event_id=event_id, redelivery=redelivery)
     event["replyToken"] = token
     body = json.dumps({"destination": "Ubench", "events": [event]}, ensure_ascii=False).encode()
     head = (f"POST /webhooks/line HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
             f"X-Line-Signature: {sign(body, SECRET)}\r\nContent-Length: {len(body)}\r\n\r\n")
-    return Event(event_id, token, head.encode() + body, redelivery)
+    return Event(event_id, token, user, head.encode() + body, redelivery, crisis)
 
 
 async def send_all(port: int, events: list[Event], rate: float | None, connections: int,
@@ -355,60 +389,124 @@ async def send_all(port: int, events: list[Event], rate: float | None, connectio
     return due, errors
 
 
-def replies(fake_url: str) -> list[tuple[str, float]]:
-    return [(t, at) for t, at in httpx.get(f"{fake_url}/bench/replies", timeout=30).json()]
+def answers(fake_url: str) -> list[tuple[str, float, str]]:
+    """(reply token or push recipient, arrival, "reply" | "push") of every answer the fake took."""
+    return [(t, at, how) for t, at, how in httpx.get(f"{fake_url}/bench/replies", timeout=30).json()]
 
 
-def wait_replies(fake_url: str, expected: int, timeout: float = DRAIN_SECONDS) -> list[tuple[str, float]]:
-    """Replies once `expected` arrived (and a moment for duplicates), or `timeout` s after the last
-    event was sent, or when, once replies had begun, none came for 10 s."""
-    deadline = time.monotonic() + timeout
+def wait_answers(fake_url: str, expected: int, timeout: float = DRAIN_SECONDS) -> list[tuple[str, float, str]]:
+    """Answers once `expected` arrived (and a moment for duplicates); or, once the last event was sent,
+    when none has come for STALL_SECONDS or `timeout` passed without the count moving."""
     last, last_change = 0, time.monotonic()
     while True:
-        got = replies(fake_url)
+        got = answers(fake_url)
         if len(got) != last:
             last, last_change = len(got), time.monotonic()
         if len(got) >= expected:
             time.sleep(0.5)  # a duplicate would arrive about now
-            return replies(fake_url)
-        if time.monotonic() > deadline or (got and time.monotonic() - last_change > 10):
+            return answers(fake_url)
+        if time.monotonic() - last_change > min(timeout, STALL_SECONDS if got else timeout):
             return got
-        time.sleep(0.1)
+        time.sleep(0.2)
+
+
+class Watch:
+    """Samples the server's memory and /healthz every SAMPLE_EVERY seconds while a phase runs."""
+
+    def __init__(self, served: Served) -> None:
+        self.served = served
+        self.peak: dict[str, dict[str, float]] = {}
+        self.healthz_failures = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Watch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=5.0) as client:
+            while not self._stop.wait(SAMPLE_EVERY):
+                for name, pid in _named(self.served.pids()).items():
+                    m = memory(pid)
+                    peak = self.peak.setdefault(name, {"rss": 0.0, "pss": 0.0})
+                    peak["rss"], peak["pss"] = max(peak["rss"], m["rss"]), max(peak["pss"], m["pss"])
+                try:
+                    if client.get(self.served.url + "/healthz").status_code != 200:
+                        self.healthz_failures += 1
+                except httpx.HTTPError:
+                    self.healthz_failures += 1
+
+
+def _named(pids: list[int]) -> dict[str, int]:
+    if len(pids) == 1:
+        return {"worker 1": pids[0]}
+    return {"supervisor": pids[0], **{f"worker {i}": p for i, p in enumerate(pids[1:], 1)}}
+
+
+def engine_seconds(url: str) -> float:
+    """The server's tsunagu_engine_cpu_seconds_total (0 when it cannot be read)."""
+    try:
+        for line in httpx.get(url + "/metrics", timeout=10).text.splitlines():
+            if line.startswith("tsunagu_engine_cpu_seconds_total"):
+                return float(line.split()[-1])
+    except (httpx.HTTPError, ValueError):
+        pass
+    return 0.0
 
 
 def run_phase(name: str, served: Served, fake: Fake, events: list[Event], rate: float | None,
-              connections: int = 64, max_seconds: float = 30.0) -> Phase:
+              connections: int = 64, max_seconds: float = 30.0, drain: float = DRAIN_SECONDS) -> Phase:
     httpx.post(f"{fake.url}/bench/reset", timeout=10)
     port = int(served.url.rsplit(":", 1)[1])
     pids = {"server": served.pids(), "fake": [fake.pid]}
     cpu_before = {k: sum(cpu_seconds(p) for p in v) for k, v in pids.items()}
+    engine_before = engine_seconds(served.url)
     load_before = time.process_time()
     deadline = time.monotonic() + max_seconds
-    try:
-        import uvloop
+    with Watch(served) as watch:
+        try:
+            import uvloop
 
-        due, errors = uvloop.run(send_all(port, events, rate, connections, deadline))
-    except ImportError:
-        due, errors = asyncio.run(send_all(port, events, rate, connections, deadline))
-    load_cpu = time.process_time() - load_before  # sending only: not the polling for replies below
-    sent = [e for e in events if e.token in due]
-    originals = [e for e in sent if not e.redelivery]
-    got = wait_replies(fake.url, len(originals))
+            due, errors = uvloop.run(send_all(port, events, rate, connections, deadline))
+        except ImportError:
+            due, errors = asyncio.run(send_all(port, events, rate, connections, deadline))
+        load_cpu = time.process_time() - load_before  # sending only: not the polling for answers below
+        sent = [e for e in events if e.token in due]
+        originals = [e for e in sent if not e.redelivery]
+        got = wait_answers(fake.url, len(originals), drain)
     cpu = {k: sum(cpu_seconds(p) for p in v) - cpu_before[k] for k, v in pids.items()}
+    cpu["engine"] = max(0.0, engine_seconds(served.url) - engine_before)
     cpu["load"] = load_cpu
     by_token = {e.token: e for e in sent}
+    first_of = {e.user: e for e in originals}  # a push is known by its recipient: one resident, one event
     per_event: dict[str, int] = {}
-    latencies, arrivals = [], []
-    for token, at in got:
-        event = by_token.get(token)
+    latencies, crisis, arrivals = [], [], []
+    phase = Phase(name, rate, events=len(originals), redeliveries=len(sent) - len(originals), http_errors=errors,
+                  crisis_events=sum(e.crisis for e in originals))
+    for key, at, how in got:
+        event = by_token.get(key) if how == "reply" else first_of.get(key)
         if event is None:
             continue
         per_event[event.event_id] = per_event.get(event.event_id, 0) + 1
-        if not event.redelivery:
-            latencies.append((at - due[token]) * 1000)
-            arrivals.append(at)
-    phase = Phase(name, rate, events=len(originals), redeliveries=len(sent) - len(originals), http_errors=errors)
+        if how == "push":
+            phase.pushed += 1
+        original = event if not event.redelivery else first_of.get(event.user)
+        if original is None or per_event[event.event_id] > 1:
+            continue
+        waited = at - due[original.token]
+        latencies.append(waited * 1000)
+        arrivals.append(at)
+        if original.crisis:
+            crisis.append(waited * 1000)
+        if how == "reply" and at - due[event.token] > STALE_AFTER:
+            phase.stale_replies += 1
     phase.lost = sum(1 for e in originals if per_event.get(e.event_id, 0) == 0)
+    phase.lost_crisis = sum(1 for e in originals if e.crisis and per_event.get(e.event_id, 0) == 0)
     phase.duplicated = sum(n - 1 for n in per_event.values() if n > 1)
     phase.replied = len(latencies)
     if arrivals:
@@ -417,13 +515,18 @@ def run_phase(name: str, served: Served, fake: Fake, events: list[Event], rate: 
         phase.p50_ms = round(percentile(latencies, 0.50), 1)
         phase.p99_ms = round(percentile(latencies, 0.99), 1)
         phase.max_ms = round(max(latencies), 1)
+    if crisis:
+        phase.crisis_p50_ms = round(percentile(crisis, 0.50), 1)
+        phase.crisis_p99_ms = round(percentile(crisis, 0.99), 1)
+        phase.crisis_max_ms = round(max(crisis), 1)
     if sent:
         phase.cpu_ms_per_event = {k: round(v * 1000 / len(sent), 2) for k, v in cpu.items()}
+    phase.peak_mb = {k: {m: round(v, 1) for m, v in peaks.items()} for k, peaks in watch.peak.items()}
+    phase.healthz_failures = watch.healthz_failures
     if len(sent) < len(events):
         phase.notes.append(f"stopped sending after {max_seconds:.0f} s: {len(sent)} of {len(events)} sent")
     if phase.lost:
-        phase.notes.append(f"{phase.lost} events had no reply by the end of the wait ({DRAIN_SECONDS:.0f} s at most "
-                           "after the last was sent)")
+        phase.notes.append(f"{phase.lost} events ({phase.lost_crisis} crisis) had no answer by the end of the wait")
     return phase
 
 
@@ -431,12 +534,15 @@ def run_phase(name: str, served: Served, fake: Fake, events: list[Event], rate: 
 
 
 def run(texts: list[str], workers: int = 2, database_url: str | None = None, rate: float = 1000.0,
-        burst: int = 6000, seconds: float = 10.0, quick: bool = False) -> dict[str, Any]:
+        burst: int = 6000, seconds: float = 10.0, quick: bool = False, crisis_texts: list[str] | None = None,
+        flood: int = 20_000, overload: int = 5000) -> dict[str, Any]:
     """Start time (without and with the engine snapshot) and memory per worker; then the events:
 
-    a burst as fast as 64 connections send (sized to about `seconds` of the capacity a first
-    short burst showed, at most `burst`), then a steady `rate` for `seconds`, or 80% of the
-    capacity when the burst showed less than `rate`: latency is only meaningful below capacity.
+    a burst as fast as 64 connections send (sized to about `seconds` of the capacity a first short
+    burst showed, at most `burst`), then a steady `rate` for `seconds`, or 80% of the capacity when the
+    burst showed less than `rate` (latency is only meaningful below capacity); then the overload, as an
+    independent load test ran it (32 connections, 3.5% crises): `overload` events offered at 3x the
+    capacity, and `flood` events in one burst; last, the minimal LINE bot at the same steady rate.
     """
     result: dict[str, Any] = {"workers": workers, "target_rate": rate}
     with tempfile.TemporaryDirectory(prefix="tsunagu-bench-") as tmp, fake_line() as fake:
@@ -453,12 +559,23 @@ def run(texts: list[str], workers: int = 2, database_url: str | None = None, rat
                     continue
                 if quick:  # one start only: the snapshot is written by this very start
                     result["start"][-1]["run"] = "no snapshot"
-                result.update(_load(served, fake, texts, rate, burst, seconds, quick))
+                result.update(_load(served, fake, texts, rate, burst, seconds, quick, crisis_texts or texts[:1],
+                                    flood, overload))
+        steady = next(p for p in result["phases"] if p["name"].startswith("steady"))
+        with minimal_serve(fake.url, work) as minimal:
+            port = int(minimal.url.rsplit(":", 1)[1])
+            run_phase("warm-up", minimal, fake, build_events(texts, 20 if quick else 300, port, 1, "MW"), None)
+            base = run_phase(f"minimal {steady['offered_rate']:.0f}/s", minimal, fake,
+                             build_events(texts, int(steady["offered_rate"] * seconds), port, 4, "MS"),
+                             steady["offered_rate"], max_seconds=seconds + 2)
+        result["minimal"] = base.__dict__
+        bot_cpu, floor = steady["cpu_ms_per_event"].get("server", 0.0), base.cpu_ms_per_event.get("server", 0.0)
+        result["ratio"] = round(bot_cpu / floor, 2) if floor else None
     return result
 
 
 def _load(served: Served, fake: Fake, texts: list[str], rate: float, burst: int, seconds: float,
-          quick: bool) -> dict[str, Any]:
+          quick: bool, crisis_texts: list[str], flood: int, overload: int) -> dict[str, Any]:
     port = int(served.url.rsplit(":", 1)[1])
     first = 20 if quick else 300
     run_phase("warm-up", served, fake, build_events(texts, first, port, 1, "W"), None)
@@ -471,27 +588,66 @@ def _load(served: Served, fake: Fake, texts: list[str], rate: float, burst: int,
     phases.append(run_phase(f"steady {steady:.0f}/s", served, fake,
                             build_events(texts, int(steady * seconds), port, 4, "S"), steady,
                             max_seconds=seconds + 2))
-    pids = served.pids()
-    if len(pids) > 1:
-        memory_mb = {"supervisor": memory(pids[0]), **{f"worker {i}": memory(p) for i, p in enumerate(pids[1:], 1)}}
-    else:
-        memory_mb = {"worker 1": memory(pids[0])}
-    return {"phases": [p.__dict__ for p in phases], "memory": memory_mb, "capacity_events_per_s": capacity}
+    calm = sorted(set(texts) - set(crisis_texts))  # the rest; crises come at CRISIS_SHARE
+    over = max(5.0, round(capacity * 3))
+    phases.append(run_phase(f"3x: {over:.0f}/s", served, fake,
+                            build_events(calm, overload, port, 5, "O", crisis_texts, CRISIS_SHARE), over,
+                            connections=32, max_seconds=overload / over + 30, drain=120))
+    phases.append(run_phase("flood", served, fake,
+                            build_events(calm, flood, port, 6, "F", crisis_texts, CRISIS_SHARE), None,
+                            connections=32, max_seconds=240, drain=120))
+    return {"phases": [p.__dict__ for p in phases], "memory": {k: memory(p) for k, p in _named(served.pids()).items()},
+            "capacity_events_per_s": capacity}
+
+
+@contextmanager
+def minimal_serve(fake_url: str, workdir: Path) -> Any:
+    """The minimal LINE bot (bot/bench/minimal.py) in a process of its own, over the same fake."""
+    port = free_port()
+    log = workdir / f"minimal-{port}.log"
+    with open(log, "w") as out:
+        started = time.monotonic()
+        process = subprocess.Popen([sys.executable, "-c", "from bot.bench.minimal import serve; "
+                                    f"serve({port}, {SECRET!r}, {TOKEN!r}, {fake_url + '/line'!r})"],
+                                   stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, process)
+        yield Served(url, process, time.monotonic() - started, log)
+    finally:
+        stop(process)
 
 
 def table(result: dict[str, Any]) -> str:
     w = result["workers"]
-    lines = [f"Webhook (signed LINE text events -> bot serve --workers {w}, {result['database']} -> fake LINE reply API)",
-             f"{'phase':<14} {'events':>7} {'redeliv':>7} {'events/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-             f"{'max ms':>8} {'lost':>5} {'dup':>4} {'http err':>8}  CPU ms/event: server fake load"]
-    for p in result["phases"]:
-        lines.append(f"{p['name']:<14} {p['events']:>7} {p['redeliveries']:>7} {p['events_per_s']:>9.1f} "
-                     f"{p['p50_ms']:>8.1f} {p['p99_ms']:>8.1f} {p['max_ms']:>8.1f} {p['lost']:>5} "
-                     f"{p['duplicated']:>4} {p['http_errors']:>8}  "
-                     + " ".join(f"{p['cpu_ms_per_event'].get(k, 0):>6.2f}" for k in ("server", "fake", "load")))
+    lines = [f"Webhook (signed LINE text events -> bot serve --workers {w}, {result['database']} "
+             "-> fake LINE reply and push API)",
+             f"{'phase':<13} {'events':>6} {'crisis':>6} {'events/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
+             f"{'crisis p50':>10} {'crisis p99':>10} {'lost':>4} {'dup':>3} {'push':>5} {'stale':>5} {'http err':>8}"
+             "  CPU ms/event: server (engine) fake load  peak RSS MB"]
+    for p in [*result["phases"], *([result["minimal"]] if "minimal" in result else [])]:
+        cpu = p["cpu_ms_per_event"]
+        peak = " ".join(f"{v['rss']:.0f}" for k, v in sorted(p.get("peak_mb", {}).items()) if k != "supervisor")
+        lines.append(f"{p['name']:<13} {p['events']:>6} {p.get('crisis_events', 0):>6} {p['events_per_s']:>8.1f} "
+                     f"{p['p50_ms']:>8.1f} {p['p99_ms']:>8.1f} {p['max_ms']:>8.1f} "
+                     f"{p.get('crisis_p50_ms', float('nan')):>10.1f} {p.get('crisis_p99_ms', float('nan')):>10.1f} "
+                     f"{p['lost']:>4} {p['duplicated']:>3} {p.get('pushed', 0):>5} {p.get('stale_replies', 0):>5} "
+                     f"{p['http_errors']:>8}  "
+                     f"{cpu.get('server', 0):>6.2f} ({cpu.get('engine', 0):>4.2f}) {cpu.get('fake', 0):>5.2f} "
+                     f"{cpu.get('load', 0):>5.2f}  {peak}")
+        if p.get("healthz_failures"):
+            lines.append(f"  note: /healthz failed {p['healthz_failures']} times during the phase")
         lines += [f"  note: {n}" for n in p["notes"]]
+    if result.get("ratio"):
+        m = result["minimal"]
+        steady = next(p for p in result["phases"] if p["name"].startswith("steady"))
+        server, engine = steady["cpu_ms_per_event"].get("server", 0), steady["cpu_ms_per_event"].get("engine", 0)
+        lines.append(f"server CPU per event at {steady['name']}: {server:.2f} ms, of which the engine {engine:.2f} ms "
+                     f"(matching and routing; the semantic layer, once in, is counted there); the minimal LINE bot "
+                     f"on the same stack (signature, parse, one fixed text through the SDK client) "
+                     f"{m['cpu_ms_per_event'].get('server', 0):.2f} ms: ratio {result['ratio']:.2f}")
     lines.append("")
-    lines.append("Start and memory")
+    lines.append("Start and memory (at the end; the phases' peaks are above)")
     lines.append("start to /healthz 200: " + ", ".join(f"{s['seconds']:.2f} s ({s['run']})" for s in result["start"]))
     lines.append(f"{'process':<12} {'RSS MB':>8} {'PSS MB':>8} {'Sudachi RSS':>12} {'Sudachi PSS':>12}")
     for name, m in result["memory"].items():

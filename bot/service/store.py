@@ -214,6 +214,15 @@ def _upsert_statement(dialect: str, table: Table, columns: tuple[str, ...], keys
     return statement.returning(table.c[keys[0]])  # a row back only when one was written (rowcount is -1 on psycopg)
 
 
+@lru_cache(maxsize=16)
+def _upsert_many(dialect: str, table: Table, columns: tuple[str, ...], keys: tuple[str, ...],
+                 update: tuple[str, ...]) -> Any:
+    """`_upsert_statement` without RETURNING, for many rows at once (the driver's executemany)."""
+    insert = sqlite_insert if dialect == "sqlite" else pg_insert
+    statement = insert(table).values({c: bindparam(c, type_=table.c[c].type) for c in columns})
+    return statement.on_conflict_do_update(index_elements=list(keys), set_={c: statement.excluded[c] for c in update})
+
+
 def database_url(url: str) -> str:
     """`postgres://` and `postgresql://` (what hosting platforms hand out) mean psycopg 3, the driver installed."""
     for prefix in ("postgres://", "postgresql://"):
@@ -435,8 +444,7 @@ class Store:
             return True
         try:
             with self._guard("referral log", write=True), self.engine.begin() as conn:
-                for key, (channel, fields) in seen.items():
-                    self._seen(conn, key, channel, dict(fields))
+                self._seen_many(conn, seen)
                 if rows:
                     conn.execute(REFERRALS.insert(), rows)
                 if texts:
@@ -496,6 +504,21 @@ class Store:
         now = utcnow()
         upsert(conn, RESIDENTS, {"key": key, "channel": channel, "created_at": now, "last_seen": now, **fields},
                keys=("key",), update=("last_seen", *fields))
+
+    def _seen_many(self, conn: Connection, seen: dict[str, tuple[str, dict[str, Any]]]) -> None:
+        """The residents of one batch, seen now: one statement for each set of columns (executemany)."""
+        if conn.dialect.name not in ("sqlite", "postgresql"):
+            for key, (channel, fields) in seen.items():
+                self._seen(conn, key, channel, dict(fields))
+            return
+        now = utcnow()
+        shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for key, (channel, fields) in seen.items():
+            shapes.setdefault(tuple(sorted(fields)), []).append(
+                {"key": key, "channel": channel, "created_at": now, "last_seen": now, **fields})
+        for shape, values in shapes.items():
+            columns = ("key", "channel", "created_at", "last_seen", *shape)
+            conn.execute(_upsert_many(conn.dialect.name, RESIDENTS, columns, ("key",), ("last_seen", *shape)), values)
 
     def rekey(self, old: str, new: str) -> bool:
         """Move a resident stored under a previous hash key to the current one (key rotation)."""
