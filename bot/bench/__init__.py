@@ -249,9 +249,14 @@ def run(quick: bool = False, workers: int = 2, database_url: str | None = None, 
             result["event"] = per_event(engine, texts, 50 if quick else 300)
     if "webhook" in parts:
         echo(f"… webhook, {workers} workers", file=sys.stderr)
+        from bot.engine.snapshot import load_engine
+        from bot.service.desk import crisis_words
+
+        first_look = crisis_words(load_engine()).seen
         result["webhook"] = webhook.run(texts, workers=workers, database_url=database_url, rate=rate,
                                         burst=plan["burst"], seconds=plan["seconds"], quick=quick,
-                                        crisis_texts=crisis_texts, flood=plan["flood"], overload=plan["overload"])
+                                        crisis_texts=crisis_texts, flood=plan["flood"], overload=plan["overload"],
+                                        first_look=first_look)
     result["seconds"] = round(time.monotonic() - started, 1)
     return result
 

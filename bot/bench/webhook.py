@@ -4,7 +4,8 @@
       --POST /webhooks/line--> bot serve --workers N (its own processes; LINE_PUSH_FALLBACK=1)
       --reply or push API-->   fake LINE (bot.fakes.line, its own process): records each arrival
 
-    latency = the answer's arrival at the fake - the moment the event was due to be sent
+    latency = the answer's arrival at the fake - the moment the event was due to be sent (at a set
+              rate: its place in the schedule; as fast as the connections go: when one took it)
     lost    = events never answered;  duplicated = answers past the first to one webhookEventId
               (2% of events are redelivered, as LINE does, with a new reply token: a second
               answer to any of them counts as a duplicate); each event comes from its own resident,
@@ -35,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -288,6 +290,7 @@ class Event:
     request: bytes
     redelivery: bool = False
     crisis: bool = False
+    seen: bool = False  # a crisis the server's first look (bot/engine/understand/quick.py) recognises
 
 
 @dataclass
@@ -307,6 +310,8 @@ class Phase:
     crisis_p50_ms: float = float("nan")
     crisis_p99_ms: float = float("nan")
     crisis_max_ms: float = float("nan")
+    crisis_seen: int = 0  # crisis events whose text the first look recognises (they go to the front)
+    crisis_seen_p99_ms: float = float("nan")
     lost: int = 0
     lost_crisis: int = 0
     duplicated: int = 0
@@ -319,7 +324,8 @@ class Phase:
 
 
 def build_events(texts: list[str], count: int, port: int, seed: int, prefix: str,
-                 crisis_texts: list[str] | None = None, crisis_share: float = 0.0) -> list[Event]:
+                 crisis_texts: list[str] | None = None, crisis_share: float = 0.0,
+                 first_look: Callable[[str], bool] | None = None) -> list[Event]:
     """`count` signed text events, each from a resident of its own (no rate limit in the way, and a
     push is known by its recipient); a share of them crisis texts; every REDELIVER_EVERY-th event
     is delivered again a little later, as LINE redelivers: the same webhookEventId, a new reply token."""
@@ -332,22 +338,23 @@ def build_events(texts: list[str], count: int, port: int, seed: int, prefix: str
         crisis = bool(crisis_texts) and rng.random() < crisis_share
         text = rng.choice(crisis_texts if crisis and crisis_texts else texts)
         event_id, user = f"01BENCH{run}{prefix}{n:011d}", f"U{run}{prefix}{n:023x}"
-        out.append(_event(line, text, user, event_id, f"{prefix}-{n}", False, port, crisis))
+        seen = crisis and first_look is not None and first_look(text)
+        out.append(_event(line, text, user, event_id, f"{prefix}-{n}", False, port, crisis, seen))
         if n % REDELIVER_EVERY == 0:
-            again = _event(line, text, user, event_id, f"{prefix}-{n}-again", True, port, crisis)
+            again = _event(line, text, user, event_id, f"{prefix}-{n}-again", True, port, crisis, seen)
             later.setdefault(min(count - 1, n + REDELIVER_AFTER), []).append(again)
         out += later.pop(n, [])
     return out
 
 
 def _event(line: FakeLine, text: str, user: str, event_id: str, token: str, redelivery: bool, port: int,
-           crisis: bool = False) -> Event:
+           crisis: bool = False, seen: bool = False) -> Event:
     event = line.text(text, user, event_id=event_id, redelivery=redelivery)
     event["replyToken"] = token
     body = json.dumps({"destination": "Ubench", "events": [event]}, ensure_ascii=False).encode()
     head = (f"POST /webhooks/line HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
             f"X-Line-Signature: {sign(body, SECRET)}\r\nContent-Length: {len(body)}\r\n\r\n")
-    return Event(event_id, token, user, head.encode() + body, redelivery, crisis)
+    return Event(event_id, token, user, head.encode() + body, redelivery, crisis, seen)
 
 
 async def send_all(port: int, events: list[Event], rate: float | None, connections: int,
@@ -362,6 +369,8 @@ async def send_all(port: int, events: list[Event], rate: float | None, connectio
     async def one(event: Event, at: float) -> None:
         nonlocal errors
         conn = await pool.get()
+        if not rate:  # as fast as the connections go: an event is due when a connection takes it
+            due[event.token] = time.monotonic()
         try:
             if await conn.post(event.request) != 200:
                 errors += 1
@@ -485,7 +494,7 @@ def run_phase(name: str, served: Served, fake: Fake, events: list[Event], rate: 
     by_token = {e.token: e for e in sent}
     first_of = {e.user: e for e in originals}  # a push is known by its recipient: one resident, one event
     per_event: dict[str, int] = {}
-    latencies, crisis, arrivals = [], [], []
+    latencies, crisis, seen, arrivals = [], [], [], []
     phase = Phase(name, rate, events=len(originals), redeliveries=len(sent) - len(originals), http_errors=errors,
                   crisis_events=sum(e.crisis for e in originals))
     for key, at, how in got:
@@ -503,6 +512,8 @@ def run_phase(name: str, served: Served, fake: Fake, events: list[Event], rate: 
         arrivals.append(at)
         if original.crisis:
             crisis.append(waited * 1000)
+        if original.seen:
+            seen.append(waited * 1000)
         if how == "reply" and at - due[event.token] > STALE_AFTER:
             phase.stale_replies += 1
     phase.lost = sum(1 for e in originals if per_event.get(e.event_id, 0) == 0)
@@ -515,6 +526,9 @@ def run_phase(name: str, served: Served, fake: Fake, events: list[Event], rate: 
         phase.p50_ms = round(percentile(latencies, 0.50), 1)
         phase.p99_ms = round(percentile(latencies, 0.99), 1)
         phase.max_ms = round(max(latencies), 1)
+    phase.crisis_seen = sum(e.seen for e in originals)
+    if seen:
+        phase.crisis_seen_p99_ms = round(percentile(seen, 0.99), 1)
     if crisis:
         phase.crisis_p50_ms = round(percentile(crisis, 0.50), 1)
         phase.crisis_p99_ms = round(percentile(crisis, 0.99), 1)
@@ -535,7 +549,7 @@ def run_phase(name: str, served: Served, fake: Fake, events: list[Event], rate: 
 
 def run(texts: list[str], workers: int = 2, database_url: str | None = None, rate: float = 1000.0,
         burst: int = 6000, seconds: float = 10.0, quick: bool = False, crisis_texts: list[str] | None = None,
-        flood: int = 20_000, overload: int = 5000) -> dict[str, Any]:
+        flood: int = 20_000, overload: int = 5000, first_look: Callable[[str], bool] | None = None) -> dict[str, Any]:
     """Start time (without and with the engine snapshot) and memory per worker; then the events:
 
     a burst as fast as 64 connections send (sized to about `seconds` of the capacity a first short
@@ -560,7 +574,7 @@ def run(texts: list[str], workers: int = 2, database_url: str | None = None, rat
                 if quick:  # one start only: the snapshot is written by this very start
                     result["start"][-1]["run"] = "no snapshot"
                 result.update(_load(served, fake, texts, rate, burst, seconds, quick, crisis_texts or texts[:1],
-                                    flood, overload))
+                                    flood, overload, first_look))
         steady = next(p for p in result["phases"] if p["name"].startswith("steady"))
         with minimal_serve(fake.url, work) as minimal:
             port = int(minimal.url.rsplit(":", 1)[1])
@@ -575,7 +589,8 @@ def run(texts: list[str], workers: int = 2, database_url: str | None = None, rat
 
 
 def _load(served: Served, fake: Fake, texts: list[str], rate: float, burst: int, seconds: float,
-          quick: bool, crisis_texts: list[str], flood: int, overload: int) -> dict[str, Any]:
+          quick: bool, crisis_texts: list[str], flood: int, overload: int,
+          first_look: Callable[[str], bool] | None = None) -> dict[str, Any]:
     port = int(served.url.rsplit(":", 1)[1])
     first = 20 if quick else 300
     run_phase("warm-up", served, fake, build_events(texts, first, port, 1, "W"), None)
@@ -591,10 +606,10 @@ def _load(served: Served, fake: Fake, texts: list[str], rate: float, burst: int,
     calm = sorted(set(texts) - set(crisis_texts))  # the rest; crises come at CRISIS_SHARE
     over = max(5.0, round(capacity * 3))
     phases.append(run_phase(f"3x: {over:.0f}/s", served, fake,
-                            build_events(calm, overload, port, 5, "O", crisis_texts, CRISIS_SHARE), over,
+                            build_events(calm, overload, port, 5, "O", crisis_texts, CRISIS_SHARE, first_look), over,
                             connections=32, max_seconds=overload / over + 30, drain=120))
     phases.append(run_phase("flood", served, fake,
-                            build_events(calm, flood, port, 6, "F", crisis_texts, CRISIS_SHARE), None,
+                            build_events(calm, flood, port, 6, "F", crisis_texts, CRISIS_SHARE, first_look), None,
                             connections=32, max_seconds=240, drain=120))
     return {"phases": [p.__dict__ for p in phases], "memory": {k: memory(p) for k, p in _named(served.pids()).items()},
             "capacity_events_per_s": capacity}
@@ -623,7 +638,7 @@ def table(result: dict[str, Any]) -> str:
     lines = [f"Webhook (signed LINE text events -> bot serve --workers {w}, {result['database']} "
              "-> fake LINE reply and push API)",
              f"{'phase':<13} {'events':>6} {'crisis':>6} {'events/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
-             f"{'crisis p50':>10} {'crisis p99':>10} {'lost':>4} {'dup':>3} {'push':>5} {'stale':>5} {'http err':>8}"
+             f"{'crisis p50':>10} {'crisis p99':>10} {'seen p99':>9} {'lost':>4} {'dup':>3} {'push':>5} {'stale':>5} {'http err':>8}"
              "  CPU ms/event: server (engine) fake load  peak RSS MB"]
     for p in [*result["phases"], *([result["minimal"]] if "minimal" in result else [])]:
         cpu = p["cpu_ms_per_event"]
@@ -631,6 +646,7 @@ def table(result: dict[str, Any]) -> str:
         lines.append(f"{p['name']:<13} {p['events']:>6} {p.get('crisis_events', 0):>6} {p['events_per_s']:>8.1f} "
                      f"{p['p50_ms']:>8.1f} {p['p99_ms']:>8.1f} {p['max_ms']:>8.1f} "
                      f"{p.get('crisis_p50_ms', float('nan')):>10.1f} {p.get('crisis_p99_ms', float('nan')):>10.1f} "
+                     f"{p.get('crisis_seen_p99_ms', float('nan')):>9.1f} "
                      f"{p['lost']:>4} {p['duplicated']:>3} {p.get('pushed', 0):>5} {p.get('stale_replies', 0):>5} "
                      f"{p['http_errors']:>8}  "
                      f"{cpu.get('server', 0):>6.2f} ({cpu.get('engine', 0):>4.2f}) {cpu.get('fake', 0):>5.2f} "
@@ -638,6 +654,11 @@ def table(result: dict[str, Any]) -> str:
         if p.get("healthz_failures"):
             lines.append(f"  note: /healthz failed {p['healthz_failures']} times during the phase")
         lines += [f"  note: {n}" for n in p["notes"]]
+    over = [p for p in result["phases"] if p.get("crisis_events")]
+    if over:
+        lines.append("crisis: events whose text is a crisis case of the referral files; seen: those of them the "
+                     "server's first look recognises (" + ", ".join(f"{p['name']} {p['crisis_seen']}/{p['crisis_events']}"
+                                                          for p in over) + "), which go to the front")
     if result.get("ratio"):
         m = result["minimal"]
         steady = next(p for p in result["phases"] if p["name"].startswith("steady"))

@@ -111,6 +111,7 @@ GREEN, GREY, AMBER, RED, BLUE = "#15803d", "#6b7280", "#b45309", "#b91c1c", "#1d
 CRISIS_INTENTS = ("suicide_risk", "emergency")
 REPLY_CONNECTIONS = 100  # connections to the reply API kept open at once
 REPLY_TOKEN_SECONDS = 50.0  # LINE guarantees a reply token for a minute after the webhook; past this, push
+DAY = 86400.0
 RETRY_KEYS = uuid.UUID("6f1d2c1e-3b0a-4f5e-9a52-7b1e2f0c9d41")  # namespace: a push's retry key from its event id
 OK, UNREADABLE, BUSY = (200, b"{}"), (400, b'{"error": "unreadable body"}'), (503, b'{"error": "busy"}')
 
@@ -182,6 +183,11 @@ class LineChannel:
         return OK if await self.intake.offer(parcels) else BUSY
 
     def _parcel(self, item: dict[str, Any], received: float) -> Parcel:
+        # A reply token's minute runs from LINE's side: an event that came late (LINE's deliveries backed
+        # up, or a redelivery) is as old as its timestamp says, if that is earlier than its arrival here.
+        stamp = item.get("timestamp")
+        if isinstance(stamp, int | float) and received - DAY < stamp / 1000 < received:
+            received = stamp / 1000
         try:
             return Parcel(CHANNEL, item, self.priority(item), received, self._resident(item))
         except Exception as e:  # noqa: BLE001  (odd fields: in line as a message; the SDK reads it in its turn)

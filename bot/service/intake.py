@@ -3,8 +3,9 @@
     webhook (verified, parsed) -> Parcel(priority from a cheap look at the text) -> Intake.offer
         queue in memory, by (priority, arrival) --at most IN_FLIGHT at once--> the channel's handler
         queue full (QUEUE_MAX)? -> parked in the database (bot/service/parking.py), answered in turn
-        database refusing too?  -> kept in memory up to HARD_LIMIT x QUEUE_MAX, then the webhook gets
-                                   503 so the platform delivers it again (counted: outcome "refused")
+        database refusing too?  -> kept in memory up to HARD_LIMIT x QUEUE_MAX; past that, while the
+                                   database still refuses, the webhook gets 503 so the platform
+                                   delivers it again (counted: outcome "refused")
 
 A crisis is never parked and never waits for a free slot: it goes to the front and starts at once.
 While anything is parked, new messages (but crises) are parked behind it, so they keep their order.
@@ -137,7 +138,8 @@ class Intake:
         self._queue: list[tuple[int, int, Parcel]] = []
         self._order = itertools.count()
         self._parked_hint = 0  # parked events nobody holds, as far as this worker knows
-        self._to_park: list[tuple[Parcel, asyncio.Future[bool]]] = []
+        self._to_park: list[Parcel] = []
+        self._lot_failing = False  # the last parking failed: past the hard limit, refuse (503)
         self._wake: asyncio.Event | None = None
         self._park_wake: asyncio.Event | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -159,8 +161,9 @@ class Intake:
         self._stopping = True
         for task in self._tasks:
             task.cancel()
-        waiting = [parcel for _, _, parcel in self._queue]
+        waiting = [parcel for _, _, parcel in self._queue] + self._to_park
         self._queue.clear()
+        self._to_park = []
         if self.lot is not None:
             await self._park_at_stop(waiting)
         elif waiting:
@@ -191,25 +194,25 @@ class Intake:
     # Admission
 
     async def offer(self, parcels: list[Parcel]) -> bool:
-        """Admit a webhook's events; False when some could be neither queued nor parked (answer 503)."""
-        to_park: list[Parcel] = []
+        """Admit a webhook's events; False when some could be neither queued nor parked (answer 503).
+
+        Parking is handed to the parker and not waited for: the webhook's 200 goes out at once, so a
+        burst does not back up at the platform's end (where a crisis would wait unseen).  Should the
+        database refuse them, they are kept in memory (up to HARD_LIMIT x QUEUE_MAX).
+        """
+        refused = False
         for parcel in parcels:
             if parcel.priority == CRISIS or (len(self._queue) < self.bound and self._parked_hint <= 0) \
                     or self.lot is None or self._stopping:
                 self._admitted(parcel, "queued")
-            else:
-                to_park.append(parcel)
-        if not to_park:
-            return True
-        if await self._park(to_park):
-            return True
-        refused = False
-        for parcel in to_park:  # the database would not take them: memory, up to the hard limit
-            if len(self._queue) < self.bound * HARD_LIMIT:
-                self._admitted(parcel, "kept")
-            else:
+            elif len(self._queue) + len(self._to_park) >= self.bound * HARD_LIMIT and self._lot_failing:
                 refused = True
                 self.metrics.admissions.labels(parcel.channel, NAMES[parcel.priority], "refused").inc()
+            else:
+                self._to_park.append(parcel)
+                self._parked_hint += 1  # later arrivals line up behind it
+        if self._to_park and self._park_wake is not None:
+            self._park_wake.set()
         if refused:
             log.error("intake: queue and parking lot both full or away: the webhook is answered 503")
         return not refused
@@ -224,44 +227,31 @@ class Intake:
         if self._wake is not None:
             self._wake.set()
 
-    async def _park(self, parcels: list[Parcel]) -> bool:
-        """Hand the parcels to the parker (one transaction for everything arriving within PARK_LINGER)."""
-        loop = asyncio.get_running_loop()
-        futures = []
-        for parcel in parcels:
-            future: asyncio.Future[bool] = loop.create_future()
-            self._to_park.append((parcel, future))
-            futures.append(future)
-        assert self._park_wake is not None
-        self._park_wake.set()
-        return all(await asyncio.gather(*futures))
-
     async def _parker(self) -> None:
         assert self._park_wake is not None and self.lot is not None
         lot = self.lot
         while True:
             await self._park_wake.wait()
-            await asyncio.sleep(PARK_LINGER)
+            await asyncio.sleep(PARK_LINGER)  # one transaction for what comes meanwhile
             self._park_wake.clear()
-            batch, self._to_park = self._to_park, []
-            if not batch:
+            parcels, self._to_park = self._to_park, []
+            if not parcels:
                 continue
-            parcels = [parcel for parcel, _ in batch]
             try:
                 await lot.run("park", lambda parcels=parcels: lot.park(parcels), PARK_DEADLINE)
-                parked = True
-                self._parked_hint += len(parcels)
+                self._lot_failing = False
                 for parcel in parcels:
                     self.metrics.admissions.labels(parcel.channel, NAMES[parcel.priority], "parked").inc()
+                continue
             except (Unavailable, TimeoutError) as e:
                 log.warning("intake: could not park %d events (%s); keeping them in memory", len(parcels), e)
-                parked = False
             except Exception as e:  # noqa: BLE001  (a bad parcel must not stop the parker)
                 log.error("intake: parking failed (%s); keeping the events in memory", type(e).__name__)
-                parked = False
-            for _, future in batch:
-                if not future.done():
-                    future.set_result(parked)
+            self._lot_failing = True
+            self._parked_hint = max(0, self._parked_hint - len(parcels))
+            for parcel in parcels:
+                parcel.parked = None
+                self._admitted(parcel, "kept")
 
     async def _drainer(self) -> None:
         """Take parked events back as the queue empties: ours, other workers', a stopped process's."""
