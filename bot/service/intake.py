@@ -173,8 +173,9 @@ class Intake:
             for job in late:
                 job.cancel()
         if self.lot is not None and self._done_ids:
+            lot, ids = self.lot, list(self._done_ids)
             with contextlib.suppress(Exception):
-                await self.lot.run("parked done", lambda ids=list(self._done_ids): self.lot.done(ids))
+                await lot.run("parked done", lambda: lot.done(ids), PARK_DEADLINE)
 
     async def _park_at_stop(self, parcels: list[Parcel]) -> None:
         assert self.lot is not None
@@ -183,7 +184,7 @@ class Intake:
         fresh = [p for p in parcels if p.parked is None]
         try:
             if back:
-                await lot.run("parked release", lambda: lot.release(back))
+                await lot.run("parked release", lambda: lot.release(back), PARK_DEADLINE)
             if fresh:
                 await lot.run("park", lambda: lot.park(fresh), PARK_DEADLINE)
             if fresh or back:
@@ -263,7 +264,7 @@ class Intake:
             if self._done_ids:
                 ids, self._done_ids = self._done_ids, []
                 try:
-                    await lot.run("parked done", lambda ids=ids: lot.done(ids))
+                    await lot.run("parked done", lambda ids=ids: lot.done(ids), PARK_DEADLINE)
                 except (Unavailable, TimeoutError):
                     self._done_ids = ids + self._done_ids  # the lease runs out meanwhile; no harm done
             room = min(DRAIN_BATCH, self.bound // 2 - len(self._queue))
@@ -271,7 +272,7 @@ class Intake:
                 continue
             looked = time.monotonic()
             try:
-                parcels = await lot.run("claim parked", lambda room=room: lot.claim(room))
+                parcels = await lot.run("claim parked", lambda room=room: lot.claim(room), None)
             except (Unavailable, TimeoutError):
                 continue
             except Exception as e:  # noqa: BLE001

@@ -7,7 +7,8 @@
 
 Every worker and host on the same database shares the lot: a burst one worker parked is answered by
 whichever has room, and a worker that stops or dies leaves its events to the others (a lease runs
-out after LEASE seconds).  An event answered twice that way is still answered once: text events
+out after LEASE seconds).  A claim is waited for, however slow: given up on while it went through,
+its events would wait out the lease unseen.  An event answered twice that way is still answered once: text events
 claim their id in processed_events first, and a push carries a retry key made from the event id.
 """
 
@@ -28,7 +29,7 @@ from bot.service.privacy import Sealer
 from bot.service.store import ParkedEvent, Store
 
 T = TypeVar("T")
-LEASE = 300.0  # seconds a claimed event is this worker's; then another may answer it
+LEASE = 60.0  # seconds a claimed event is this worker's; then another may answer it (by push, if it is late)
 KEEP = 24 * 3600.0  # seconds a parked event is kept at most (Store.purge deletes it after that)
 P = ParkedEvent.__table__  # type: ignore[attr-defined]
 
@@ -46,7 +47,7 @@ class ParkingLot:
         self.lease = lease
 
     async def run(self, what: str, fn: Callable[[], T], deadline: float | None = None) -> T:
-        """A call of the lot on the store's threads, from the event loop, with a deadline."""
+        """A call of the lot on the store's background threads, from the event loop (None: no deadline)."""
         return await self.store.soon(what, fn, write=True, deadline=deadline)
 
     def park(self, parcels: list[Parcel]) -> list[int]:

@@ -55,7 +55,7 @@ class Settings:
     api_timeout: float = 10.0  # API_TIMEOUT_SECONDS: one call to LINE or Telegram
     api_retry_seconds: float = 0.5  # API_RETRY_SECONDS: the first backoff; doubles, 3 attempts in all
     db_timeout: float = 5.0  # DB_TIMEOUT_SECONDS: wait for a locked database; then skip it this long
-    db_deadline: float = 0.5  # DB_DEADLINE_SECONDS: the longest an answer waits for the database
+    db_deadline: float = 1.0  # DB_DEADLINE_SECONDS: the longest an answer waits for the database
     queue_max: int = 2000  # QUEUE_MAX: events waiting in memory per worker; past it they are parked
     reply_token_seconds: float = 50.0  # REPLY_TOKEN_SECONDS: older events are answered by push (LINE)
     metrics_token: str | None = None  # METRICS_TOKEN: when set, /metrics wants "Authorization: Bearer ..."
@@ -90,7 +90,7 @@ class Settings:
             api_timeout=float(get("API_TIMEOUT_SECONDS") or 10.0),
             api_retry_seconds=float(get("API_RETRY_SECONDS") or 0.5),
             db_timeout=float(get("DB_TIMEOUT_SECONDS") or 5.0),
-            db_deadline=float(get("DB_DEADLINE_SECONDS") or 0.5),
+            db_deadline=float(get("DB_DEADLINE_SECONDS") or 1.0),
             queue_max=int(get("QUEUE_MAX") or 2000),
             reply_token_seconds=float(get("REPLY_TOKEN_SECONDS") or 50.0),
             metrics_token=get("METRICS_TOKEN"),

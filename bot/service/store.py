@@ -63,6 +63,7 @@ MAX_STORED_TEXT = 5000
 RESIDENT_BUCKETS = ("resident", "resident-warned")  # rate-limit buckets keyed by a resident (bot/channels)
 ASKED_FOR = timedelta(minutes=30)  # how long the next message is read as the answer to the bot's question
 DB_THREADS = 4  # the store's own threads for calls with a deadline; a hung server holds one each
+BACKGROUND_THREADS = 2  # ... and for the parking lot's, apart
 WRITE_EVERY = 0.02  # seconds the writer gathers rows before one transaction
 WRITE_BATCH = 500  # rows that make the writer go at once
 EXPIRE_EVENTS_EVERY = 600.0  # seconds between deletions of expired event ids (by the writer)
@@ -305,6 +306,7 @@ class Store:
         self._writer: threading.Thread | None = None
         self._flushing = threading.Lock()  # a batch from taking it to its commit; forget() waits for it
         self._calls: ThreadPoolExecutor | None = None
+        self._background: ThreadPoolExecutor | None = None
         self._closing = False
         self.dropped = 0  # rows `later` let go because PENDING_LIMIT were already waiting
         # SQLite lets one writer in at a time, and a writer it turns away sleeps in its busy handler
@@ -319,8 +321,9 @@ class Store:
             self._wake.notify()
         if self._writer is not None:
             self._writer.join(wait)
-        if self._calls is not None:
-            self._calls.shutdown(wait=False, cancel_futures=True)
+        for pool in (self._calls, self._background):
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
         self.engine.dispose()
 
     # Faults
@@ -376,23 +379,27 @@ class Store:
             raise self._late(what, write, deadline) from None
 
     async def soon(self, what: str, fn: Callable[[], T], write: bool = True, deadline: float | None = None) -> T:
-        """`within` for the event loop: awaits the store's thread instead of blocking one of its own."""
-        deadline = self.deadline if deadline is None else deadline
-        future = self._start(what, fn, write)
+        """For the event loop's background work (the parking lot): `fn()` on threads of its own, apart
+        from the reply path's, awaited for at most `deadline` seconds (None: until it is done)."""
+        future = self._start(what, fn, write, background=True)
+        if deadline is None:
+            return await asyncio.wrap_future(future)
         try:
             return await asyncio.wait_for(asyncio.wrap_future(future), deadline)
         except TimeoutError:
-            raise self._late(what, write, deadline or 0.0) from None
+            raise self._late(what, write, deadline) from None
 
-    def _start(self, what: str, fn: Callable[[], T], write: bool) -> Future[T]:
+    def _start(self, what: str, fn: Callable[[], T], write: bool, background: bool = False) -> Future[T]:
         breaker = self._breakers["write" if write else "read"]
         if breaker.blocked():  # fail at once, without a thread: the one try is under way or not due yet
             raise Unavailable(f"{what}: database unavailable (retrying shortly)")
-        if self._calls is None:
+        if self._calls is None or self._background is None:
             with self._lock:
                 if self._calls is None:
                     self._calls = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="db")
-        return self._calls.submit(fn)
+                    # The parking lot's transactions never queue in front of a resident's check-in.
+                    self._background = ThreadPoolExecutor(BACKGROUND_THREADS, thread_name_prefix="db-lot")
+        return (self._background if background else self._calls).submit(fn)
 
     def _late(self, what: str, write: bool, deadline: float) -> Unavailable:
         self._breakers["write" if write else "read"].failed()
