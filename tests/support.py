@@ -91,6 +91,11 @@ def server_settings(db: Path, line: FakeLine | None, line_url: str | None, tg: F
     )
 
 
+def settled() -> None:
+    """Wait for the server's writer (Store.later) to land what the last reply left in the database."""
+    time.sleep(5 * WRITE_EVERY)
+
+
 def eventually(fn: Callable[[], object], timeout: float = 5.0) -> object:
     """`fn()` once it returns something truthy (polled); AssertionError with its last answer if it never does.
 

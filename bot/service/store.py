@@ -493,7 +493,16 @@ class Store:
     def resident(self, key: str) -> Resident | None:
         with self._guard("read resident", write=False), self.engine.connect() as conn:
             row = conn.execute(READ_RESIDENT, {"key": key}).mappings().first()
-        return Resident(**row) if row is not None else None
+        return self._as_written(key, row)
+
+    def _as_written(self, key: str, row: Any) -> Resident | None:
+        """The resident as read, with what `later` holds for them on top: this process reads its own
+        writes at once (the question just asked, an area just named), before the writer's batch lands."""
+        with self._lock:
+            channel, fields = self._seen_later.get(key, (None, None))
+        if fields is None:
+            return Resident(**row) if row is not None else None
+        return Resident(**{**(row or {"key": key, "channel": channel}), **fields})
 
     def seen(self, key: str, channel: str) -> None:
         """The resident, created on first sight; `last_seen` moves to now."""
@@ -578,7 +587,7 @@ class Store:
                 return CheckIn(first=False)
             counted = count(conn) if count is not None and key else None
             row = conn.execute(READ_RESIDENT, {"key": key}).mappings().first() if key else None
-            return CheckIn(True, Resident(**row) if row is not None else None, counted)
+            return CheckIn(True, self._as_written(key, row) if key else None, counted)
 
     def expire_events(self) -> int:
         """Delete expired event ids (the writer does it every EXPIRE_EVENTS_EVERY, off the reply path)."""

@@ -15,7 +15,7 @@ from bot.engine.render import label
 from bot.fakes import Loopback
 from bot.service.privacy import Hasher
 from bot.service.store import Resident, Store
-from tests.support import World, fresh_world, server_settings
+from tests.support import World, fresh_world, server_settings, settled
 
 VI_WAGES = "Công ty không trả lương cho tôi ba tháng rồi"
 VI_CANNOT_READ = "Cho tôi hỏi một chút"  # "let me ask something": no need in it yet, so the bot asks
@@ -38,6 +38,7 @@ def talk(server, platforms, offline) -> World:
 
 
 def resident(world: World, channel: str = "line", user: str = "U1111") -> Resident | None:
+    settled()
     key = Hasher(world.settings.hash_key.encode()).resident(channel, user)
     return Store(world.settings.database_url).resident(key)
 

@@ -13,12 +13,13 @@ from bot.engine.render import label, t
 from bot.service.privacy import Hasher
 from bot.service.store import ReferralLog, Resident, Store
 from bot.types import REPLY_LANGS
-from tests.support import eventually
+from tests.support import eventually, settled
 
 HAMAMATSU = (34.7108, 137.7261)
 
 
 def resident(world, user: str = "U1111") -> Resident | None:
+    settled()
     key = Hasher(world.settings.hash_key.encode()).resident("line", user)
     return Store(world.settings.database_url).resident(key)
 

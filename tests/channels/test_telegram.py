@@ -11,9 +11,11 @@ from bot.fakes.telegram import BOT
 from bot.service.privacy import Hasher
 from bot.service.store import Store
 from bot.types import REPLY_LANGS
+from tests.support import settled
 
 
 def resident(world, chat_id: int = 42):
+    settled()
     key = Hasher(world.settings.hash_key.encode()).resident("telegram", str(chat_id))
     return Store(world.settings.database_url).resident(key)
 
