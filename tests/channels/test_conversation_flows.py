@@ -192,6 +192,7 @@ def test_the_check_in_and_a_yes_to_it_are_counted_as_crises_of_suicide_risk_with
 
     talk.line_says("何もかも面倒になった")
     talk.line_says("うん")
+    settled()
     with Session(Store(talk.settings.database_url).engine) as s:
         rows = list(s.exec(select(ReferralLog).order_by(ReferralLog.id)))
     assert rows[-1].crisis and rows[-1].intents.split(",")[0] == "suicide_risk"

@@ -104,7 +104,8 @@ def test_two_workers_behind_one_port_answer_a_redelivered_event_exactly_once(db_
                 s.start()
             for s in senders:
                 s.join()
-            assert line.wait_reply().token == event["replyToken"]
+            # Whichever copy comes first in its turn is answered (the original or a redelivery); once.
+            assert line.wait_reply().token in {event["replyToken"], *(e["replyToken"] for e in again)}
             assert len(line.recorder.quiet("reply", 1.0)) == 1
 
             os.kill(pids[1], signal.SIGKILL)
