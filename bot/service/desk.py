@@ -151,9 +151,12 @@ class Desk:
             self.gate.release(priority)
 
     def urgent(self, text: str) -> bool:
-        """A cheap first look: does the message hold a crisis keyword?  (Its place in the queue; the
-        engine decides the answer.)"""
-        return self.crisis_words.seen(text)
+        """A cheap first look: a crisis keyword, or the learned surface layer leaning to a crisis?  (Its
+        place in the queue; the engine decides the answer.)"""
+        if self.crisis_words.seen(text):
+            return True
+        look = getattr(self.engine.understanding, "urgent", None)
+        return bool(look and look(text))
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)

@@ -15,6 +15,7 @@ learned layers are sure without it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,10 @@ from bot.types import Match
 CRISIS_IDS = ("suicide_risk", "emergency")
 RAISE = 0.5  # one learned layer's P(crisis) that raises a crisis when the other sees some too
 AGREE = 0.2  # "some": the other layer's P(crisis) (death idioms fool one layer more often than both)
+# In a message all in kana, character n-grams run across word breaks (わたしのうち holds しのう): the
+# other layer must agree more before the learned layers raise a crisis on their own.
+AGREE_KANA = 0.45
+_ALL_KANA = re.compile(r"^[\u3040-\u309f\u30fc\s、。，．！？!?…・〜~]+$")
 ALONE = 0.8  # one layer this sure raises it alone
 NEGATED_RAISE = 0.8  # when the resident negated the crisis phrase the lexicon found: both layers this sure,
 NEGATED_OTHER = 0.6  # the other at least this
@@ -59,6 +64,10 @@ class ForeignWords:
         return None
 
 
+def all_kana(text: str) -> bool:
+    return bool(_ALL_KANA.match(text))
+
+
 def crisis_share(probs: np.ndarray | None, classes: tuple[str, ...]) -> tuple[float, str]:
     """P(suicide_risk) + P(emergency), and which of the two is larger."""
     if probs is None:
@@ -68,8 +77,8 @@ def crisis_share(probs: np.ndarray | None, classes: tuple[str, ...]) -> tuple[fl
 
 
 def call(lexicon: Match, surface: np.ndarray, semantic: np.ndarray | None, classes: tuple[str, ...],
-         foreign: tuple[str, str] | None, need: str | None = None) -> CrisisCall:
-    """`need`: the best need that is not a crisis, as the layers blended it."""
+         foreign: tuple[str, str] | None, need: str | None = None, text: str = "") -> CrisisCall:
+    """`need`: the best need that is not a crisis, as the layers blended it; `text`: the message."""
     ps, kind_s = crisis_share(surface, classes)
     pe, kind_e = crisis_share(semantic, classes)
     learned = f"surface {ps:.2f}" + (f", semantic {pe:.2f}" if semantic is not None else "")
@@ -79,15 +88,17 @@ def call(lexicon: Match, surface: np.ndarray, semantic: np.ndarray | None, class
     if foreign:
         return CrisisCall(True, foreign[0], why=f"foreign crisis word {foreign[1]!r}; {learned}")
     negated = lexicon.crisis_why.startswith("crisis phrase negated")
-    other = pe if semantic is not None else AGREE  # not asked: the surface layer was sure enough of no doubt
+    other = pe if semantic is not None else ps  # not asked: the surface layer saw too little for doubt
     high, low = max(ps, other), min(ps, other)
     kind = kind_e if semantic is not None and pe > ps else kind_s
     if negated:
         if high >= NEGATED_RAISE and low >= NEGATED_OTHER:
             return CrisisCall(True, kind, why=f"learned layers despite the negation ({learned})")
         return CrisisCall(False, why=f"{lexicon.crisis_why}; {learned}")
-    if high >= ALONE or (high >= RAISE and low >= AGREE):
+    kana = all_kana(text)
+    if (high >= ALONE and not kana) or (high >= RAISE and low >= (AGREE_KANA if kana else AGREE)):
         return CrisisCall(True, kind, why=f"learned layers: P(crisis) {learned}")
-    if high >= CHECK_IN and low >= CHECK_IN_OTHER and kind == "suicide_risk" and need in DISTRESS:
+    if high >= CHECK_IN and low >= (AGREE_KANA if kana else CHECK_IN_OTHER) and kind == "suicide_risk" \
+            and need in DISTRESS:
         return CrisisCall(True, kind, check_in=True, why=f"distress near the line, check in: {learned}")
     return CrisisCall(False, why=f"no crisis: {learned}")

@@ -1,6 +1,6 @@
 """The surface layer: which need a message's characters lean to, in any script.
 
-    text -> fold (NFKC, lower case, katakana as hiragana, symbols to spaces)
+    text -> fold (NFKC, lower case, katakana as hiragana, symbols to spaces); all kana: split into words
          -> character 1-3-grams, tf-idf (sublinear tf, smooth idf, L2)
          -> a linear head per intent (multinomial logistic regression) -> probabilities
 
@@ -30,6 +30,22 @@ def fold(text: str) -> str:
     """The form the layer reads: 「ヒキコモリ！！」 -> 「ひきこもり」; Latin and other scripts keep their letters."""
     text = unicodedata.normalize("NFKC", text or "").lower().translate(_KATA)
     return " ".join(_NOT_WORD.sub(" ", text).split())
+
+
+_ALL_KANA = re.compile(r"^[\u3041-\u309f\u30fc ]+$")
+
+
+def prepared(text: str, segment: bool = True) -> str:
+    """What the layer reads: the folded text; a message all in kana also split into words (Sudachi),
+    because character n-grams run across word breaks in unspaced kana (わたしのうち holds しのう)."""
+    folded = fold(text)
+    if segment and _ALL_KANA.match(folded) and len(folded) > 3:
+        from bot.engine.understand.tokens import tokenize  # Sudachi: only for kana-only messages
+
+        words = [t.surface for t in tokenize(folded) if t.surface.strip()]
+        if words:
+            return fold(" ".join(words))
+    return folded
 
 
 def grams(folded: str) -> Counter[str]:
@@ -87,7 +103,8 @@ class SurfaceModel:
                             idf=self.idf.astype(np.float32), coef=self.coef.astype(np.float16),
                             intercept=self.intercept.astype(np.float32))
 
-    def probabilities(self, text: str) -> np.ndarray:
-        idx, val = weights(grams(fold(text)), self.vocab, self.idf)
+    def probabilities(self, text: str, segment: bool = True) -> np.ndarray:
+        """`segment=False`: no Sudachi even for kana (the queue's first look, which must stay cheap)."""
+        idx, val = weights(grams(prepared(text, segment)), self.vocab, self.idf)
         z = self.intercept + (val @ self.coef[idx] if len(idx) else 0.0)
         return softmax(np.asarray(z, dtype=np.float64))

@@ -25,9 +25,9 @@ import numpy as np
 from bot.engine.understand.intents import IntentSpec
 from bot.engine.understand.models import MODELS_DIR
 from bot.engine.understand.semantic import Encoder, SemanticModel
-from bot.engine.understand.surface import NGRAMS, SurfaceModel, fold, grams
+from bot.engine.understand.surface import NGRAMS, SurfaceModel, grams, prepared
 
-FORMAT = 1  # bump when what the fingerprint covers changes meaning
+FORMAT = 2  # bump when what the fingerprint covers changes meaning (2: kana-only sentences split into words)
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def surface_matrix(texts: list[str], vocab: dict[str, int], idf: np.ndarray):
 
     rows, cols, vals = [], [], []
     for r, t in enumerate(texts):
-        counts = grams(fold(t))
+        counts = grams(prepared(t))
         pairs_ = [(vocab[g], (1.0 + math.log(c)) * idf[vocab[g]]) for g, c in counts.items() if g in vocab]
         norm = math.sqrt(sum(v * v for _, v in pairs_)) or 1.0
         for j, v in pairs_:
@@ -88,7 +88,7 @@ def surface_matrix(texts: list[str], vocab: dict[str, int], idf: np.ndarray):
 def surface_vocabulary(texts: list[str], min_df: int) -> tuple[dict[str, int], np.ndarray]:
     df: Counter[str] = Counter()
     for t in texts:
-        df.update(set(grams(fold(t))))
+        df.update(set(grams(prepared(t))))
     kept = sorted(g for g, c in df.items() if c >= min_df)
     n = len(texts)
     idf = np.array([math.log((1 + n) / (1 + df[g])) + 1.0 for g in kept], dtype=np.float32)

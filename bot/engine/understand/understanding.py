@@ -81,12 +81,13 @@ class Understanding:
             # 「死にたいとは思わないけど毎日さみしい」: the resident said which need it is not.
             blended = np.where([self.tiers[c] == "crisis" for c in self.classes], blended * 0.3, blended)
         need = next((self.classes[i] for i in np.argsort(-blended) if self.tiers[self.classes[i]] != "crisis"), None)
-        call = crisis_.call(lexicon, ps, pe, self.classes, foreign, need)
+        call = crisis_.call(lexicon, ps, pe, self.classes, foreign, need, text)
         best = self.classes[int(np.argmax(blended))]
-        if not call.raised and best in crisis_.CRISIS_IDS and not lexicon.crisis_why.startswith("crisis phrase negated"):
-            # The layers' best reading is a crisis, but no layer is sure: never a crisis need without the
-            # crisis reply. Ask plainly (suicide), or lead with 110/119 (danger now).
-            call = crisis_.CrisisCall(True, best, check_in=best == "suicide_risk",
+        if not call.raised and best == "suicide_risk" and not lexicon.crisis_why.startswith("crisis phrase negated") \
+                and not crisis_.all_kana(text):
+            # The layers' best reading is suicide, but no layer is sure: never that need without the
+            # crisis reply. Ask plainly.
+            call = crisis_.CrisisCall(True, best, check_in=True,
                                       why=f"the blend's best reading is {best}, no layer sure: " + call.why)
         ranked = self._rank(blended, lexicon, ps, pe, call)
         layers = (
@@ -109,6 +110,13 @@ class Understanding:
         if context.asked:
             match = answer_to(context.asked, text, match)
         return match
+
+    def urgent(self, text: str) -> bool:
+        """A first look for the queue (no Sudachi, no encoder, under a millisecond): crisis words in another
+        language, or the surface layer sure enough of a crisis to raise one with the other's help."""
+        if self.foreign.find(text):
+            return True
+        return crisis_.crisis_share(self.surface.probabilities(text[:1000], segment=False), self.classes)[0] >= crisis_.RAISE
 
     def views(self, text: str) -> dict[str, tuple[str, bool]]:
         """Each layer alone on the message, every layer run: (top intent, crisis) for the reports'
@@ -187,6 +195,11 @@ class Understanding:
         if call.raised and call.kind:
             lead = next(s for s in out if s.id == call.kind)
             out = [lead] + [s for s in out if s is not lead]
+        elif out and out[0].tier == "crisis":
+            # No crisis raised: a crisis need never leads (its opening would speak of a danger no layer saw).
+            first = next((s for s in out if s.tier != "crisis"), None)
+            if first is not None:
+                out = [first] + [s for s in out if s is not first]
         return out
 
     def _decided_by(self, top: str, lexicon: Match, ps, pe, call: crisis_.CrisisCall) -> str:
