@@ -8,9 +8,10 @@
          leads with the 24-hour lines and asks plainly (router, locales checkin.*)
 
 A crisis never depends on one phrase being in a list: the learned layers read every message
-(the surface layer always; the semantic layer when the surface is in doubt), and either alone
-raises it. A crisis phrase the resident negated (死にたいとかじゃないけど) raises nothing unless the
-learned layers are sure without it.
+(the surface layer always; the semantic layer when the surface is in doubt): one of them sure,
+or one over the line with the other seeing some of it, raises it (death idioms fool one layer more
+often than both). A crisis phrase the resident negated (死にたいとかじゃないけど) raises nothing unless the
+lexicon finds another, live one.
 """
 
 from __future__ import annotations
@@ -31,8 +32,6 @@ AGREE = 0.2  # "some": the other layer's P(crisis) (death idioms fool one layer 
 AGREE_KANA = 0.45
 _ALL_KANA = re.compile(r"^[\u3040-\u309f\u30fc\s、。，．！？!?…・〜~]+$")
 ALONE = 0.8  # one layer this sure raises it alone
-NEGATED_RAISE = 0.8  # when the resident negated the crisis phrase the lexicon found: both layers this sure,
-NEGATED_OTHER = 0.6  # the other at least this
 CHECK_IN = 0.2  # below the raise, from here (the other layer seeing a little): distress worth asking about plainly
 CHECK_IN_OTHER = 0.08
 # Distress that names no practical need: the check-in is for these, not for a rent or a boss.
@@ -92,8 +91,8 @@ def call(lexicon: Match, surface: np.ndarray, semantic: np.ndarray | None, class
     high, low = max(ps, other), min(ps, other)
     kind = kind_e if semantic is not None and pe > ps else kind_s
     if negated:
-        if high >= NEGATED_RAISE and low >= NEGATED_OTHER:
-            return CrisisCall(True, kind, why=f"learned layers despite the negation ({learned})")
+        # The layers read 死にたい in 「死にたいとは思わないけど」 as they read it anywhere; the lexicon reads
+        # the grammar. A crisis said elsewhere in the message is a live phrase the lexicon raises itself.
         return CrisisCall(False, why=f"{lexicon.crisis_why}; {learned}")
     kana = all_kana(text)
     if (high >= ALONE and not kana) or (high >= RAISE and low >= (AGREE_KANA if kana else AGREE)):
