@@ -61,7 +61,9 @@ def test_wanting_to_die_written_all_in_hiragana_is_heard_however_sudachi_splits_
         assert referral.crisis, said
         assert referral.services[0].always_open and referral.services[0].open_now, said
     for said in ["わたしのうちはえきからとおい", "かんしにたいしてふまんがある"]:  # しのう, しにたい inside other words
-        assert not reply(said)[0].crisis, said
+        # The lexicon reads no crisis phrase across these word breaks (the learned layers may still ask,
+        # on their own reading of 「とおい」: far away is a warning sign they were taught).
+        assert not engine().matcher.match(said).crisis, said
 
 
 def test_a_goodbye_a_threat_passed_on_and_pills_taken_all_lead_with_24_hour_lines():

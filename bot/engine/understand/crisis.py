@@ -26,10 +26,10 @@ from bot.types import Match
 
 CRISIS_IDS = ("suicide_risk", "emergency")
 RAISE = 0.5  # one learned layer's P(crisis) that raises a crisis when the other sees some too
-AGREE = 0.2  # "some": the other layer's P(crisis) (death idioms fool one layer more often than both)
+AGREE = 0.1  # "some": the other layer's P(crisis) (death idioms fool one layer more often than both)
 # In a message all in kana, character n-grams run across word breaks (わたしのうち holds しのう): the
 # other layer must agree more before the learned layers raise a crisis on their own.
-AGREE_KANA = 0.45
+AGREE_KANA = 0.3
 _ALL_KANA = re.compile(r"^[\u3040-\u309f\u30fc\s、。，．！？!?…・〜~]+$")
 ALONE = 0.8  # one layer this sure raises it alone
 CHECK_IN = 0.2  # below the raise, from here (the other layer seeing a little): distress worth asking about plainly

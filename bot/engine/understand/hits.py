@@ -82,8 +82,11 @@ def phrase_hits(index: PhraseIndex, tokens: tuple[Token, ...]) -> list[tuple[str
 
     def add(p: Phrase, start: int, end: int, found_text: str, kind: str, sim: float) -> None:
         # "If I collapse" is not danger happening now: weighed like a negation.
+        # "If I collapse" is not danger happening now; but for suicide the condition is often the thought
+        # itself (飛んだら全部終わるかな, 死んだら楽になれる): only an emergency's condition weighs it down.
         negated = _negated(tokens, start, end) or (
-            index.specs[p.intent].tier == "crisis" and (_hypothetical(tokens, end) or _survived(tokens, start, end)))
+            index.specs[p.intent].tier == "crisis" and (
+                (p.intent == "emergency" and _hypothetical(tokens, end)) or _survived(tokens, start, end)))
         score = p.weight * sim * (NEGATED_FACTOR if negated else 1.0)
         ev = Evidence(p.text, found_text, round(score, 3), kind if p.kind == "keyword" else f"weak-{kind}", negated)
         key = (p.intent, p.text)
@@ -319,12 +322,17 @@ CONDITIONAL_SURFACES = {"たら", "だら", "ば", "なら", "れば"}
 
 
 def _hypothetical(tokens, end: int) -> bool:
-    """A condition (倒れたら, 落ちれば): not something happening now."""
-    for t in tokens[end:end + 2]:
+    """A condition (倒れたら, 落ちれば): not something happening now. A wish (起きなければいいのに: 〜ば
+    followed by いい) is not a condition."""
+    for k, t in enumerate(tokens[end:end + 2], start=end):
         if t.surface in CONDITIONAL_SURFACES or (t.pos2 == "接続助詞" and t.lemma == "ば"):
-            return True
+            return not _wish(tokens, k + 1)
     # the phrase itself may end on the condition (倒れたら matched as 倒れた + ら)
     return end > 0 and tokens[end - 1].surface in CONDITIONAL_SURFACES
+
+
+def _wish(tokens, after: int) -> bool:
+    return any(t.lemma in ("良い", "いい", "よい") for t in tokens[after:after + 2])
 
 
 def _survived(tokens, start: int, end: int) -> bool:
