@@ -35,7 +35,7 @@ class Weights:
 
     surface: float = 1.0
     semantic: float = 0.5
-    lexicon: float = 0.75
+    lexicon: float = 0.5
     foreign_semantic: float = 1.5  # a message the lexicon cannot read leans on meaning
     keep: float = 0.12  # a need below this share of the blend is not offered
     unsure_top: float = 0.35  # the best need's share below this: unsure
