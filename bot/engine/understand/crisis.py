@@ -36,7 +36,7 @@ CHECK_IN = 0.2  # below the raise, from here (the other layer seeing a little): 
 CHECK_IN_OTHER = 0.08
 # Distress that names no practical need: the check-in is for these, not for a rent or a boss.
 DISTRESS = ("mental_health", "loneliness", "out_of_scope", "hikikomori")
-SURFACE_DOUBT = 0.12  # from here the semantic layer is asked too
+SURFACE_DOUBT = 0.2  # from here the semantic layer is asked too
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,14 @@ MAX_INPUT_CHARS = 256  # the encoder's cost grows with length; the start of a lo
 NEAREST = 3
 
 
+def vectors_file(model: Path) -> Path:
+    return model.with_name(model.stem + "-vectors.npy")
+
+
+def _mapped(path: Path) -> np.ndarray:
+    return np.load(path, mmap_mode="r")
+
+
 class Encoder:
     """multilingual-e5-small behind a lock: one model in memory, one message at a time.
 
@@ -68,22 +76,37 @@ class SemanticModel:
     intercept: np.ndarray  # (K,)
     examples: tuple[str, ...]  # the training sentences, for the nearest ones
     example_intents: np.ndarray  # (N,) index into classes
-    vectors: np.ndarray  # (N, 384) float16, unit length
+    vectors: np.ndarray  # (N, 384) float16, unit length; memory-mapped from vectors_path when loaded
     encoder: Encoder
+    vectors_path: Path | None = None
 
     @classmethod
     def load(cls, path: Path, encoder: Encoder | None = None) -> SemanticModel:
+        vectors_path = vectors_file(path)
         with np.load(path, allow_pickle=False) as z:
             return cls(tuple(str(z["classes"]).split("\n")), z["coef"].astype(np.float32),
                        z["intercept"].astype(np.float32), tuple(str(z["examples"]).split("\n")),
-                       z["example_intents"].astype(np.int16), z["vectors"].astype(np.float16),
-                       encoder or Encoder())
+                       z["example_intents"].astype(np.int16), _mapped(vectors_path), encoder or Encoder(),
+                       vectors_path)
 
     def save(self, path: Path) -> None:
         np.savez_compressed(path, classes="\n".join(self.classes), coef=self.coef.astype(np.float32),
                             intercept=self.intercept.astype(np.float32), examples="\n".join(self.examples),
-                            example_intents=self.example_intents.astype(np.int16),
-                            vectors=self.vectors.astype(np.float16))
+                            example_intents=self.example_intents.astype(np.int16))
+        np.save(vectors_file(path), np.ascontiguousarray(self.vectors, dtype=np.float16))
+
+    def __getstate__(self) -> dict:
+        # A snapshot keeps the path, not the 12 MB of vectors: each process maps the file again, and only
+        # the rows of the intents a message was near become resident.
+        state = dict(self.__dict__)
+        if self.vectors_path is not None:
+            state["vectors"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if self.vectors is None and self.vectors_path is not None:
+            self.vectors = _mapped(self.vectors_path)
 
     def vector(self, text: str) -> np.ndarray:
         return self.encoder.embed([text])[0]
