@@ -51,7 +51,7 @@ def test_a_negated_crisis_ranks_loneliness_first_but_keeps_a_24_hour_line():
 def test_a_city_that_sounds_like_dying_is_not_a_crisis():
     referral, _ = reply("市に対して意見があります")
     assert not referral.crisis
-    assert referral.top == "out_of_scope"
+    assert referral.intents[0].tier == "meta", "no need either: out of scope, or a question for the bot"
 
 
 def test_wanting_to_die_written_all_in_hiragana_is_heard_however_sudachi_splits_it():
