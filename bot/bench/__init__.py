@@ -250,9 +250,8 @@ def run(quick: bool = False, workers: int = 2, database_url: str | None = None, 
     if "webhook" in parts:
         echo(f"… webhook, {workers} workers", file=sys.stderr)
         from bot.engine.snapshot import load_engine
-        from bot.service.desk import crisis_words
 
-        first_look = crisis_words(load_engine()).seen
+        first_look = load_engine().urgent
         result["webhook"] = webhook.run(texts, workers=workers, database_url=database_url, rate=rate,
                                         burst=plan["burst"], seconds=plan["seconds"], quick=quick,
                                         crisis_texts=crisis_texts, flood=plan["flood"], overload=plan["overload"],

@@ -104,8 +104,8 @@ def _warm(engine: Any) -> None:
     """Sudachi, the caches and the crisis keywords, made once before serving (and before any fork).
     Made by the first burst instead, the desk's threads each opened Sudachi's dictionary at the same
     moment: two 200 MB mappings of it, and 530 MB RSS for one worker."""
+    from bot.engine.engine import crisis_words
     from bot.engine.understand import language
-    from bot.service.desk import crisis_words
 
     engine.route("死にたい")
     language.warm()  # lingua's models (~20 MB), shared by the workers rather than built in each

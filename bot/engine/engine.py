@@ -14,6 +14,7 @@ import sys
 import threading
 from dataclasses import replace
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 
 from bot.engine import router
@@ -26,6 +27,7 @@ from bot.engine.understand import language
 from bot.engine.understand.intents import INTENTS_DIR, IntentSpec, load_intents
 from bot.engine.understand.matcher import Matcher
 from bot.engine.understand.models import load_understanding
+from bot.engine.understand.quick import CrisisWords
 from bot.types import Area, Match, Referral, ResidentContext
 
 log = logging.getLogger("tsunagu.engine")
@@ -64,6 +66,15 @@ class Engine:
             found = language.detect(text)
             match = replace(match, language=found.language, lang=found.lang, language_why=found.why)
         return match
+
+    def urgent(self, text: str) -> bool:
+        """The queue's first look, cheap (no encoder, no Sudachi): a crisis keyword in any spelling
+        (quick.py), a crisis word in another language, or the surface layer leaning to a crisis. Not a
+        verdict: it only sets the message's place in line (bot/service/intake.py)."""
+        if crisis_words(self).seen(text):
+            return True
+        look = getattr(self.understanding, "urgent", None)
+        return bool(look and look(text))
 
     def route(
         self,
@@ -143,6 +154,12 @@ class Engine:
     def area_near(self, lat: float, lon: float) -> Area:
         """The municipality whose office is nearest (approximate=True)."""
         return self.areas.near(lat, lon)[0]
+
+
+@lru_cache(maxsize=4)
+def crisis_words(engine: Engine) -> CrisisWords:
+    """The crisis keywords of the engine's intents, read once (80 ms; `bot serve` does it before forking)."""
+    return CrisisWords.from_intents(engine.intents)
 
 
 def _mtime(path: Path) -> float:

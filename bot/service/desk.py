@@ -30,7 +30,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache, partial
+from functools import partial
 from typing import Literal, TypeVar
 
 from sqlalchemy import Connection
@@ -38,7 +38,6 @@ from sqlalchemy import Connection
 from bot.engine import Engine, router
 from bot.engine.render import BOTH
 from bot.engine.understand.language import detect
-from bot.engine.understand.quick import CrisisWords
 from bot.service.intake import PRIORITY, Gate
 from bot.service.limits import Decision, Limiter
 from bot.service.metrics import Metrics
@@ -109,12 +108,6 @@ def remembered(referral: Referral) -> dict[str, object]:
     return {"last_lang": referral.lang, "asked": referral.asks, "asked_at": utcnow() if referral.asks else None}
 
 
-@lru_cache(maxsize=4)
-def crisis_words(engine: Engine) -> CrisisWords:
-    """The crisis keywords of the engine's intents, read once (80 ms; `bot serve` does it before forking)."""
-    return CrisisWords.from_intents(engine.intents)
-
-
 @dataclass
 class Desk:
     engine: Engine
@@ -131,7 +124,6 @@ class Desk:
         # burst queued behind a thousand routings would otherwise hold up until replies timed out.
         self.pool = ThreadPoolExecutor(DESK_THREADS, thread_name_prefix="desk")
         self.gate = Gate(DESK_THREADS, reserved=CRISIS_THREADS)
-        self.crisis_words = crisis_words(self.engine)
         self.limiter: Limiter | None = None
         self.warned: Limiter | None = None
         if self.rate_limit > 0:
@@ -153,10 +145,7 @@ class Desk:
     def urgent(self, text: str) -> bool:
         """A cheap first look: a crisis keyword, or the learned surface layer leaning to a crisis?  (Its
         place in the queue; the engine decides the answer.)"""
-        if self.crisis_words.seen(text):
-            return True
-        look = getattr(self.engine.understanding, "urgent", None)
-        return bool(look and look(text))
+        return self.engine.urgent(text)
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)

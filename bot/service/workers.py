@@ -26,6 +26,8 @@ from typing import Any
 
 import uvicorn
 
+from bot.engine.understand.tokens import release_pages
+
 log = logging.getLogger("bot.workers")
 RESTARTS = 5  # a worker that dies this often within RESTART_WINDOW seconds stops the server
 RESTART_WINDOW = 60.0
@@ -64,6 +66,7 @@ def serve(make_app: Callable[[], Any], host: str, port: int, workers: int, **uvi
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
                 _die_with_parent()
+                release_pages()  # the parent's warm-up pages of Sudachi's dictionary: not this worker's
                 config = uvicorn.Config(make_app(), **uvicorn_options)
                 uvicorn.Server(config).run(sockets=[sock])
                 code = 0
