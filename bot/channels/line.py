@@ -715,8 +715,8 @@ def quick_replies(lang: str, group: bool, more: str | None = None, referral: Ref
         items += [_postback(label(lang, f"checkin.answer_{v}"), f"a=ans&v={v}") for v in ("yes", "no", "unsure")]
     if referral is not None and referral.choices and not group:
         items += [_postback(text, f"a=need&i={i}") for i, text in choice_labels(referral)]
-    if referral is not None and "offer_easy" in referral.notes and not group:
-        items.append(_postback(label("ja-easy", "meta.name"), "a=lang&l=ja-easy"))
+    if referral is not None and "offer_plain" in referral.notes and not group:
+        items.append(_postback(label("ja", "meta.name"), "a=lang&l=ja"))
     if not group and not asks:
         items.append(QuickReplyItem(action=LocationAction(label=label(lang, "button.near"))))
     if more and not asks:

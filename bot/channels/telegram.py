@@ -436,8 +436,8 @@ def keyboard(referral: Referral, group: bool, more: str | None = "auto") -> Inli
     if referral.choices and not group:
         buttons = [InlineKeyboardButton(text, callback_data=f"a=need&i={i}") for i, text in choice_labels(referral)]
         rows += [buttons[n:n + 2] for n in range(0, len(buttons), 2)]
-    if "offer_easy" in referral.notes and not group:
-        rows.append([InlineKeyboardButton(label("ja-easy", "meta.name"), callback_data="a=lang&l=ja-easy")])
+    if "offer_plain" in referral.notes and not group:
+        rows.append([InlineKeyboardButton(label("ja", "meta.name"), callback_data="a=lang&l=ja")])
     rows += [[InlineKeyboardButton(_cut(f"🌐 {name(h, lang)}", 40), url=h.url)]
              for h in referral.services if h.url and h.url.startswith(("https://", "http://"))][:MAX_URL_BUTTONS]
     if more == "auto":

@@ -236,8 +236,8 @@ def _conversation(referral: Referral) -> list[str]:
                    + "、".join(referral.choices))
     if referral.faq:
         out.append(f"サービスについての質問（{referral.faq}）に答えます。")
-    if "offer_easy" in referral.notes:
-        out.append("かなだけ・とても簡単な日本語なので、やさしい日本語を提案します。")
+    if "offer_plain" in referral.notes:
+        out.append("かなだけ・とても簡単な日本語なので、やさしい日本語で答え、ふつうの日本語を選べるようにします。")
     return out
 
 

@@ -188,8 +188,6 @@ def closing(referral: Referral, stored_days: int | None = None) -> list[str]:
         out.append(privacy(lang, stored_days))
     if referral.asks == "suicide_check":
         out.append(t(lang, "checkin.question"))
-    if "offer_easy" in referral.notes:
-        out.append(t(lang, "chat.offer_easy"))
     return out
 
 

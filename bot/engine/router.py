@@ -57,7 +57,7 @@ def route(
     options: RouteOptions = RouteOptions(),
 ) -> Referral:
     lang = reply_lang(match, context)
-    english = with_english(context, lang)
+    english = with_english(match, context, lang)
     own = own_language(match, context, lang)
     area = _area(match, context, areas)
     picked: dict[str, ServiceHit] = {}
@@ -126,9 +126,8 @@ def route(
         notes.append("not_counsellor")
     if english:
         notes.append("with_en")
-    if (match.language == "ja-easy" and lang == "ja" and context.lang is None and context.last_lang != "ja"
-            and not (crisis or check_in or answer)):
-        notes.append("offer_easy")  # once: to a resident not yet answered in Japanese, and never in a crisis
+    if match.language == "ja-easy" and lang == "ja-easy" and context.lang is None and not (crisis or check_in or answer):
+        notes.append("offer_plain")  # answered simply because the message was simple: ordinary Japanese one tap away
     return Referral(
         match=match,
         crisis=crisis,
@@ -165,14 +164,15 @@ def reply_lang(match: Match, context: ResidentContext) -> Lang:
     """The resident's choice; else the message's language; else (too short to tell) the last reply's."""
     if context.lang:
         return context.lang
-    if match.language == UNDETERMINED and context.last_lang:
-        return context.last_lang
+    if (match.language == UNDETERMINED or match.answer) and context.last_lang:
+        return context.last_lang  # 「うん」 answers in the language of the question it answers
     return match.lang
 
 
-def with_english(context: ResidentContext, lang: str) -> bool:
-    """やさしい日本語 the resident did not choose stands for a language we do not write: English goes with it."""
-    return lang == "ja-easy" and context.lang != "ja-easy"
+def with_english(match: Match, context: ResidentContext, lang: str) -> bool:
+    """やさしい日本語 the resident did not choose, for a message not in Japanese, stands for a language we do
+    not write: English goes with it."""
+    return lang == "ja-easy" and context.lang != "ja-easy" and match.language not in ("ja", "ja-easy")
 
 
 def own_language(match: Match, context: ResidentContext, lang: str) -> str:

@@ -67,7 +67,7 @@ def test_not_that_far_gets_the_mental_health_lines_and_one_24_hour_line(engine):
     assert not referral.crisis and referral.opening == texts.say("ja", "checkin.if_no")
     assert {h.intent for h in referral.services} >= {"mental_health"}
     assert always_open(referral), "one 24-hour line all the same"
-    assert "offer_easy" not in referral.notes
+    assert "offer_plain" not in referral.notes
 
 
 # Unsure, out of scope, questions about the service
@@ -153,13 +153,14 @@ def test_the_residents_choice_wins_and_a_message_too_short_to_tell_keeps_the_las
     assert referral.lang == "pt"
 
 
-def test_very_simple_japanese_is_offered_easy_japanese_once(engine):
+def test_very_simple_japanese_is_answered_in_easy_japanese_with_ordinary_japanese_one_tap_away(engine):
     first = engine.route("わたし は しごと が ありません", ResidentContext(), WEDNESDAY_NOON)
-    assert "offer_easy" in first.notes and texts.say("ja", "chat.offer_easy") in render_text(first)
-    again = engine.route("わたし は しごと が ありません", ResidentContext(last_lang="ja"), WEDNESDAY_NOON)
-    assert "offer_easy" not in again.notes
-    chosen = engine.route("わたし は しごと が ありません", ResidentContext(lang="ja-easy"), WEDNESDAY_NOON)
-    assert chosen.lang == "ja-easy" and "offer_easy" not in chosen.notes
+    assert first.lang == "ja-easy" and "offer_plain" in first.notes
+    assert texts.say("ja-easy", f"opening.{first.top}") in render_text(first)
+    chosen = engine.route("わたし は しごと が ありません", ResidentContext(lang="ja"), WEDNESDAY_NOON)
+    assert chosen.lang == "ja" and "offer_plain" not in chosen.notes, "a resident who chose Japanese keeps it"
+    plain = engine.route("仕事が見つからなくて困っています", ResidentContext(), WEDNESDAY_NOON)
+    assert plain.lang == "ja" and "offer_plain" not in plain.notes
 
 
 def test_every_reply_language_renders_a_crisis_with_119_and_110_explained(engine):

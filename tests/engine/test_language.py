@@ -15,8 +15,6 @@ def test_the_reply_is_in_the_residents_language_or_easy_japanese_for_at_least_95
     wrong = []
     for case in CASES:
         expected = case["language"] if case["language"] in REPLY_LANGS else "ja-easy"
-        if case["language"] == "ja-easy":
-            expected = "ja"  # offered, and written once the resident chooses it
         found = detect(case["text"])
         if found.lang != expected:
             wrong.append(f"{case['text']}: {found.language}/{found.lang} ({found.why})")
@@ -43,13 +41,13 @@ def test_scripts_that_name_their_language():
 def test_a_language_we_do_not_write_is_answered_in_easy_japanese():
     found = detect("Necesito ayuda, no tengo dinero")
     assert found.language == "es" and found.lang == "ja-easy"
-    assert reply_lang("fr") == "ja-easy" and reply_lang("vi") == "vi" and reply_lang("ja-easy") == "ja"
+    assert reply_lang("fr") == "ja-easy" and reply_lang("vi") == "vi" and reply_lang("ja-easy") == "ja-easy"
 
 
-def test_kana_only_or_spaced_out_japanese_offers_easy_japanese_but_ordinary_japanese_does_not():
+def test_kana_only_or_spaced_out_japanese_is_answered_in_easy_japanese_but_ordinary_japanese_is_not():
     for text in ("わたし は しごと が ありません", "ねるところがありません"):
         found = detect(text)
-        assert found.simple_japanese and found.language == "ja-easy" and found.lang == "ja", text
+        assert found.simple_japanese and found.language == "ja-easy" and found.lang == "ja-easy", text
     for text in ("三か月も給料が払われていません", "もう死にたい", "うん"):
         assert not detect(text).simple_japanese, text
 

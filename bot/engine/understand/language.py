@@ -268,7 +268,7 @@ def _arabic(text: str) -> tuple[str, str]:
 def reply_lang(language: str) -> Lang:
     """The reply language for a message's language: itself when we write it, else やさしい日本語 (with English)."""
     if language == "ja-easy":
-        return "ja"  # offered, not imposed: the resident chooses it
+        return "ja-easy"  # written simply, answered simply; ordinary Japanese is one tap away
     if language in REPLY_LANGS:
         return language  # type: ignore[return-value]
     return "ja-easy"
@@ -279,7 +279,7 @@ def detect(text: str) -> Detection:
 
         detect("Tôi bị nợ lương ba tháng")  -> Detection("vi", "vi", "Vietnamese letters: ...", False)
         detect("自殺")                      -> Detection("ja", "ja", "kanji only, ...", False)
-        detect("わたし は しごと が ない")    -> Detection("ja-easy", "ja", "short phrases ...", True)
+        detect("わたし は しごと が ない")    -> Detection("ja-easy", "ja-easy", "short phrases ...", True)
         detect("Necesito ayuda")            -> Detection("es", "ja-easy", "...", False)
         detect("ok")                        -> Detection("und", "en", "...", False)
 
@@ -303,7 +303,7 @@ def detect(text: str) -> Detection:
             return Detection("ja", "ja", why, False)
         simple = _simple_japanese(text, counts)
         if simple:
-            return Detection("ja-easy", "ja", f"Japanese, {simple}: やさしい日本語 offered", True)
+            return Detection("ja-easy", "ja-easy", f"Japanese, {simple}: answered in やさしい日本語", True)
         return Detection("ja", "ja", "kana: Japanese", False)
     if group == "latin":
         words = _WORD.findall(text)
