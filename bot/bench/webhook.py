@@ -194,18 +194,9 @@ def bot_serve(fake_url: str, workers: int, database_url: str, workdir: Path,
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # as deployed: compiled modules are kept, not compiled each start
     if cache_dir is not None:
         env["TSUNAGU_CACHE_DIR"] = str(cache_dir)
-    log = workdir / f"serve-{port}.log"
-    with open(log, "w") as out:
-        started = time.monotonic()
-        process = subprocess.Popen([*bot_command(), "serve", "--host", "127.0.0.1", "--port", str(port),
-                                    "--workers", str(workers)], env=env, cwd=workdir, stdout=out,
-                                   stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, process)
-        yield Served(url, process, time.monotonic() - started, log)
-    finally:
-        stop(process)
+    with _running([*bot_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
+                  port, workdir / f"serve-{port}.log", env=env, cwd=workdir) as served:
+        yield served
 
 
 # -- CPU and memory -----------------------------------------------------------------------------------------
@@ -624,12 +615,18 @@ def _load(served: Served, fake: Fake, texts: list[str], rate: float, burst: int,
 def minimal_serve(fake_url: str, workdir: Path) -> Any:
     """The minimal LINE bot (bot/bench/minimal.py) in a process of its own, over the same fake."""
     port = free_port()
-    log = workdir / f"minimal-{port}.log"
+    with _running([sys.executable, "-c", "from bot.bench.minimal import serve; "
+                   f"serve({port}, {SECRET!r}, {TOKEN!r}, {fake_url + '/line'!r})"],
+                  port, workdir / f"minimal-{port}.log") as served:
+        yield served
+
+
+@contextmanager
+def _running(command: list[str], port: int, log: Path, **popen: Any) -> Any:
+    """A server process on 127.0.0.1:`port`, its output in `log`, stopped on the way out."""
     with open(log, "w") as out:
         started = time.monotonic()
-        process = subprocess.Popen([sys.executable, "-c", "from bot.bench.minimal import serve; "
-                                    f"serve({port}, {SECRET!r}, {TOKEN!r}, {fake_url + '/line'!r})"],
-                                   stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, **popen)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, process)
