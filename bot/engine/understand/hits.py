@@ -46,7 +46,7 @@ SUBSUMED_FACTOR = 0.5
 GAP = 6
 NEGATORS = {"ない", "無い", "ぬ", "ず", "ん"}
 # Between a phrase and its negation: 死にたい|と|は|思わ|ない, 死にたい|わけ|じゃ|ない
-NEGATION_BRIDGE = {"と", "は", "も", "って", "なんて", "とか", "思う", "考える", "言う", "感じる", "訳", "わけ",
+NEGATION_BRIDGE = {"と", "は", "も", "って", "なんて", "とか", "そう", "そういう", "そんな", "こういう", "思う", "考える", "言う", "感じる", "訳", "わけ",
                    "じゃ", "では", "で", "だ", "て", "居る", "いる", "為る", "する", "ます", "事", "こと"}
 EN_NEGATORS = {"not", "don", "never", "no", "dont", "didn", "isn", "nt"}
 
@@ -84,11 +84,14 @@ def phrase_hits(index: PhraseIndex, tokens: tuple[Token, ...]) -> list[tuple[str
         # "If I collapse" is not danger happening now: weighed like a negation.
         # "If I collapse" is not danger happening now; but for suicide the condition is often the thought
         # itself (飛んだら全部終わるかな, 死んだら楽になれる): only an emergency's condition weighs it down.
-        negated = _negated(tokens, start, end) or (
-            index.specs[p.intent].tier == "crisis" and (
-                (p.intent == "emergency" and _hypothetical(tokens, end)) or _survived(tokens, start, end)))
+        crisis = index.specs[p.intent].tier == "crisis"
+        condition = crisis and p.intent == "emergency" and _hypothetical(tokens, end)
+        really = _negated(tokens, start, end) or (crisis and _survived(tokens, start, end))
+        negated = really or condition
         score = p.weight * sim * (NEGATED_FACTOR if negated else 1.0)
-        ev = Evidence(p.text, found_text, round(score, 3), kind if p.kind == "keyword" else f"weak-{kind}", negated)
+        kind = kind if p.kind == "keyword" else f"weak-{kind}"
+        # "-if": weighed down only as a condition, which the crisis detector reads apart from a negation
+        ev = Evidence(p.text, found_text, round(score, 3), kind + ("-if" if condition and not really else ""), negated)
         key = (p.intent, p.text)
         if key not in found or found[key][1].score < ev.score:
             found[key] = (p.intent, ev, start, end)
@@ -331,6 +334,37 @@ def _hypothetical(tokens, end: int) -> bool:
     return end > 0 and tokens[end - 1].surface in CONDITIONAL_SURFACES
 
 
+# A crisis word inside a story, a game or a joke: 「死にたい」って叫ぶシーン, 冗談で「もう死んでもええわ」,
+# ゲームのボスに殺された. Quoted words count as a story only beside a frame word in the same sentence
+# (「死にたい」って言ったら怒られた stays a crisis; so does 冗談じゃなくて「死にたい」); unquoted ones only
+# when a character of the story is the one doing it, just before the phrase. Read on the text, not the
+# tokens: the tokenizer drops the quotes and the full stops.
+_FRAMES = "映画|ドラマ|アニメ|漫画|マンガ|まんが|小説|ゲーム|シーン|主人公|キャラ|台詞|セリフ|歌詞|冗談|ネタ|舞台"
+_FRAME = re.compile(f"(?:{_FRAMES})(?!じゃな|ではな|抜き|みたい|のよう)")
+_CHARACTER = re.compile(r"(?:ボス|キャラ|キャラクター|主人公|敵|ゾンビ|モンスター)(?:に|が|から)(?:[0-9０-９一二三四五六七八九十何]+回も?)?$")
+_SENTENCE = re.compile(r"[^。！？!?\n]*")
+_QUOTED = re.compile(r"「[^「」]*」|『[^『』]*』|“[^“”]*”")
+
+
+def framed(text: str, found: str) -> bool:
+    """Does every place `found` stands in `text` lie inside a story, a game or a joke?"""
+    places = [m.start() for m in re.finditer(re.escape(found), text)] if found else []
+    if not places:
+        return False
+    for at in places:
+        sentence = next((m for m in _SENTENCE.finditer(text) if m.start() <= at < m.end() or m.start() == at), None)
+        if sentence is None:
+            return False
+        s = sentence.group()
+        local = at - sentence.start()
+        if _CHARACTER.search(s[:local]):
+            continue
+        inside = any(q.start() < local and local + len(found) <= q.end() for q in _QUOTED.finditer(s))
+        if not (inside and _FRAME.search(s)):
+            return False
+    return True
+
+
 def _wish(tokens, after: int) -> bool:
     return any(t.lemma in ("良い", "いい", "よい") for t in tokens[after:after + 2])
 
@@ -410,7 +444,7 @@ def _negated(tokens: tuple[Token, ...], start: int, end: int) -> bool:
     if tokens[start].pos == "英単語":
         before = {t.lemma for t in tokens[max(0, start - 3):start]}
         return bool(before & EN_NEGATORS)
-    for k, t in enumerate(tokens[end:end + 6], start=end):
+    for k, t in enumerate(tokens[end:end + 8], start=end):  # 死にたい|と|か|そう|いう|の|じゃ|ない
         if t.lemma in NEGATORS and t.pos in ("助動詞", "形容詞"):
             return tokens[k - 1].lemma != "しか"  # 〜するしかない: "nothing left but", not a negation
         if t.pos2 == "接続助詞" and t.lemma not in ("て", "で"):

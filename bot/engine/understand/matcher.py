@@ -15,7 +15,7 @@ import re
 
 import jaconv
 
-from bot.engine.understand.hits import example_hits, phrase_hits
+from bot.engine.understand.hits import NEGATED_FACTOR, example_hits, framed, phrase_hits
 from bot.engine.understand.intents import IntentSpec
 from bot.engine.understand.normalise import clean, is_english
 from bot.engine.understand.phrases import PhraseIndex
@@ -52,6 +52,7 @@ class Matcher:
             tokens = tokens + kana_tokens
             lang = "ja"
         hits += example_hits(self.index, tokens)
+        hits = [(intent, _in_story(ev, text or "") if self.specs[intent].tier == "crisis" else ev) for intent, ev in hits]
         return decide(self.specs, cleaned, tokens, hits, lang)
 
 
@@ -107,3 +108,10 @@ def _best_per_phrase(hits: list[tuple[str, Evidence]]) -> list[tuple[str, Eviden
             best[key] = (intent, ev)
     return list(best.values())
 
+
+def _in_story(ev: Evidence, text: str) -> Evidence:
+    """A crisis phrase told inside a story, a game or a joke counts as a negated one (hits.framed).
+    Read on the text as sent: cleaning turns the quotes and full stops into spaces."""
+    if ev.negated or not framed(text, ev.found):
+        return ev
+    return Evidence(ev.phrase, ev.found, round(ev.score * NEGATED_FACTOR, 3), ev.kind + "-story", True)

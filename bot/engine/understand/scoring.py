@@ -57,9 +57,12 @@ def decide(specs: dict[str, IntentSpec], cleaned: str, tokens, hits, lang) -> Ma
     if crisis:
         why = "crisis raised by " + "; ".join(crisis_bits)
     else:
-        negated = [e.phrase for s in scores if s.tier == "crisis" for e in s.evidence if e.negated]
+        negated = [e for s in scores if s.tier == "crisis" for e in s.evidence if e.negated]
         weak = [f"{s.id}({s.score})" for s in scores if s.tier == "crisis"]
-        why = ("crisis phrase negated: " + ", ".join(negated)) if negated else (
+        # "-if": only a condition (倒れたら), which the crisis detector reads apart from a real negation
+        said = ("in a condition" if all(e.kind.endswith("-if") for e in negated) else
+                "in a story" if all(e.kind.endswith("-story") for e in negated) else "negated") if negated else ""
+        why = (f"crisis phrase {said}: " + ", ".join(e.phrase for e in negated)) if negated else (
             "crisis evidence below threshold: " + ", ".join(weak) if weak else "no crisis phrase found")
     readings = "|".join(t.reading for t in tokens)
     return Match(cleaned, readings, tuple(ranked), crisis, why, lang)

@@ -79,13 +79,17 @@ class Understanding:
             vector = self.semantic.vector(text)
             pe = self.semantic.probabilities(vector)
         blended = self._blend(ps, pe, blend_lexicon, japanese) if pe is not None else first
-        if lexicon.crisis_why.startswith("crisis phrase negated"):
+        not_theirs = lexicon.crisis_why.startswith(("crisis phrase negated", "crisis phrase in a story"))
+        if not_theirs:
             # 「死にたいとは思わないけど毎日さみしい」: the resident said which need it is not.
             blended = np.where([self.tiers[c] == "crisis" for c in self.classes], blended * 0.3, blended)
         need = next((self.classes[i] for i in np.argsort(-blended) if self.tiers[self.classes[i]] != "crisis"), None)
         call = crisis_.call(lexicon, ps, pe, self.classes, foreign, need, text)
         best = self.classes[int(np.argmax(blended))]
-        if not call.raised and best == "suicide_risk" and not lexicon.crisis_why.startswith("crisis phrase negated") \
+        # When asked, the semantic layer must see a little of it too: in a language other than Japanese
+        # the surface layer's character n-grams are thin, and a few crisis sentences sway them.
+        seen = pe is None or crisis_.crisis_share(pe, self.classes)[0] >= crisis_.CHECK_IN_OTHER
+        if not call.raised and best == "suicide_risk" and not not_theirs and seen \
                 and not crisis_.all_kana(text):
             # The layers' best reading is suicide, but no layer is sure: never that need without the
             # crisis reply. Ask plainly.
