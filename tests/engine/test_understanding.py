@@ -57,6 +57,44 @@ def test_a_death_idiom_is_no_crisis(text):
     assert not engine().match(text).crisis
 
 
+@pytest.mark.parametrize("text", [
+    "ドラマで刑事が「死にたい」とつぶやく場面が印象に残った",
+    "ゲームの敵に何回も殺されてもう眠い",
+])
+def test_words_inside_a_story_or_a_game_are_no_crisis(text):
+    assert not engine().match(text).crisis
+
+
+@pytest.mark.parametrize("text", [
+    "「死にたい」って言ったら先生に笑われた",
+    "小説みたいに「消えたい」って本気で思ってる",
+    "死にたいとかじゃなくて、もう全部終わりにしたい",
+])
+def test_a_quote_a_comparison_or_a_second_thought_still_raises_the_crisis(text):
+    assert engine().match(text).crisis
+
+
+def test_not_wanting_to_die_said_plainly_is_not_read_as_wanting_it():
+    m = engine().match("死にたいとかそういうのじゃなくて、誰かとしゃべりたいだけ")
+    assert not m.crisis and top(m) == "loneliness"
+
+
+def test_a_jump_imagined_as_relief_is_a_crisis_but_a_fall_feared_is_not():
+    assert engine().match("ここから飛び降りたら全部終わるかな").crisis
+    assert not engine().match("階段で転んで倒れたらどうしよう").crisis
+
+
+@pytest.mark.parametrize("text", ["すねを切ってる、親には見えないところ", "自分で自分を傷つけるのがやめられない",
+                                  "咳止めをひと箱飲んでしまった"])
+def test_self_harm_told_by_where_or_how_is_a_crisis(text):
+    assert engine().match(text).crisis
+
+
+@pytest.mark.parametrize("text", ["ありがとう、助かりました。さようなら", "鼻炎の薬を飲んでから寝ます"])
+def test_a_goodbye_to_the_bot_or_medicine_taken_as_usual_is_no_crisis(text):
+    assert not engine().match(text).crisis
+
+
 def test_the_why_names_the_deciding_layer_and_each_layers_view():
     m = engine().match("仕事を辞めてから毎日が空っぽで、誰とも話していない")
     names = {layer.name for layer in m.layers}
