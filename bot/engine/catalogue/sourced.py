@@ -93,7 +93,9 @@ class Sourced:
 def display(path: Path) -> str:
     """A path as the project names it: data/sourced/x.csv, ../shared/data/sourced/x.csv."""
     path = Path(path).resolve()
-    for base, shown in ((ROOT, ""), (ROOT.parent, "../")):
+    # Only the shared folder beside the project is named from outside it: a file anywhere else
+    # (a test's temporary folder beside a clone) keeps its full path.
+    for base, shown in ((ROOT, ""), (ROOT.parent / "shared", "../shared/")):
         try:
             return shown + str(path.relative_to(base))
         except ValueError:
