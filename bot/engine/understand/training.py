@@ -24,7 +24,7 @@ import numpy as np
 
 from bot.engine.understand.intents import IntentSpec
 from bot.engine.understand.models import MODELS_DIR
-from bot.engine.understand.semantic import Encoder, SemanticModel
+from bot.engine.understand.semantic import MAX_INPUT_CHARS, Encoder, SemanticModel
 from bot.engine.understand.surface import NGRAMS, SurfaceModel, grams, prepared
 
 FORMAT = 2  # bump when what the fingerprint covers changes meaning (2: kana-only sentences split into words)
@@ -158,7 +158,8 @@ def embed_all(texts: list[str], encoder: Encoder, batch: int = 64, cache: Path |
     those: the vectors of the rest are kept in `cache` (keyed by the encoder and the text)."""
     cache = cache or vector_cache()
     known: dict[str, np.ndarray] = {}
-    prefix = encoder.name + "\t"
+    # keyed by what the encoder reads: a sentence cut at MAX_INPUT_CHARS is the same vector as its start
+    prefix = f"{encoder.name} {MAX_INPUT_CHARS}\t"
     try:
         with np.load(cache, allow_pickle=False) as z:
             known = dict(zip(str(z["keys"]).split("\n"), z["vectors"], strict=True))
