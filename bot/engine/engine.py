@@ -58,10 +58,10 @@ class Engine:
 
     # -- routing ------------------------------------------------------------------------------
 
-    def match(self, text: str, context: ResidentContext | None = None) -> Match:
+    def match(self, text: str, context: ResidentContext | None = None, hurry: bool = False) -> Match:
         """Every layer's reading of the message, in the resident's context (the question the bot asked
-        last), one decision (understand/understanding.py)."""
-        match = self.understanding.match(text, context)
+        last), one decision (understand/understanding.py); `hurry`: the server is past its capacity."""
+        match = self.understanding.match(text, context, hurry)
         if not match.language_why:
             found = language.detect(text)
             match = replace(match, language=found.language, lang=found.lang, language_why=found.why)

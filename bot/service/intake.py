@@ -86,6 +86,11 @@ class Gate:
         self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
 
+    @property
+    def waiting(self) -> int:
+        """Calls waiting for a thread now."""
+        return len(self._waiting)
+
     def _can(self, priority: int) -> bool:
         return self.free > 0 and (priority == CRISIS or self.general < self.slots - self.reserved)
 

@@ -16,6 +16,8 @@
     tsunagu_queue_wait_seconds{priority}             arrival -> start of work: crisis | resident | other
     tsunagu_deliveries_total{channel,how}            answers taken by the platform: reply | push | send
     tsunagu_engine_cpu_seconds_total                 CPU time in the engine (matching and routing)
+    tsunagu_engine_hurried_total                     messages read without the encoder, the desk being
+                                                     past its capacity (HURRY_WAITING calls waiting)
 
 Each app has its own registry (tests run several apps in one process).  With
 several worker processes set PROMETHEUS_MULTIPROC_DIR to an empty directory:
@@ -71,6 +73,8 @@ class Metrics:
         self.deliveries = Counter("tsunagu_deliveries", "Answers the platform took, by how", ["channel", "how"],
                                   registry=r)
         self.engine_seconds = Counter("tsunagu_engine_cpu_seconds", "CPU seconds spent in the engine", registry=r)
+        self.hurried = Counter("tsunagu_engine_hurried", "Messages read without the encoder, the server being busy",
+                               registry=r)
         self._version: str | None = None
 
     def catalogue_in_service(self, version: str) -> None:

@@ -95,6 +95,18 @@ def test_a_goodbye_to_the_bot_or_medicine_taken_as_usual_is_no_crisis(text):
     assert not engine().match(text).crisis
 
 
+def test_while_the_server_is_busy_distress_in_doubt_is_asked_about_without_the_encoder():
+    m = engine().match("何もかも面倒になった", hurry=True)
+    semantic = next(layer for layer in m.layers if layer.name == "semantic")
+    assert m.crisis and m.check_in and top(m) == "suicide_risk"
+    assert not semantic.ran and "busy" in semantic.note
+
+
+def test_while_the_server_is_busy_an_ordinary_need_is_still_that_need():
+    m = engine().match("上司に怒られてばかりでつらい", hurry=True)
+    assert not m.crisis and top(m) == "workplace_trouble"
+
+
 def test_the_why_names_the_deciding_layer_and_each_layers_view():
     m = engine().match("仕事を辞めてから毎日が空っぽで、誰とも話していない")
     names = {layer.name for layer in m.layers}

@@ -88,6 +88,21 @@ async def test_the_gate_keeps_a_thread_for_crises_while_slow_routes_hold_the_oth
     assert (gate.free, gate.general) == (3, 0)
 
 
+async def test_the_gate_counts_the_calls_waiting_for_a_thread_which_tell_the_engine_to_hurry():
+    gate = Gate(2, reserved=1)
+    await gate.acquire(RESIDENT)
+    waiting = [asyncio.create_task(gate.acquire(RESIDENT)) for _ in range(3)]
+    await asyncio.sleep(0.01)
+    assert gate.waiting == 3
+    gate.release(RESIDENT)
+    await asyncio.sleep(0.01)
+    assert gate.waiting == 2
+    for task in waiting:
+        task.cancel()
+    await asyncio.gather(*waiting, return_exceptions=True)
+    assert gate.waiting == 0
+
+
 async def test_without_a_lot_a_full_queue_keeps_everything_up_to_the_hard_limit_then_refuses():
     intake = Intake({"line": Recorder()}, bound=2)  # not started: nothing is answered meanwhile
     intake._wake = asyncio.Event()
