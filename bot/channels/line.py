@@ -93,7 +93,7 @@ from bot.engine.render import (
     status,
     t,
 )
-from bot.service.desk import Desk
+from bot.service.desk import REDELIVERY, Desk
 from bot.service.intake import CRISIS, OTHER, RESIDENT, Intake, Parcel
 from bot.service.retry import Backoff
 from bot.types import REPLY_LANGS, Referral, ServiceHit
@@ -220,6 +220,8 @@ class LineChannel:
         if not isinstance(event_id, str) or not event_id:
             return
         plain = _plain_text(item)
+        context = item.get("deliveryContext")
+        REDELIVERY.set(isinstance(context, dict) and context.get("isRedelivery") is True)  # this task's own
         try:
             if plain is not None:  # a resident's text in a 1:1 chat, read straight from the JSON
                 user_id, text = plain

@@ -365,17 +365,22 @@ class Store:
 
     # Deadlines: the reply path never waits on the database longer than `deadline`
 
-    def within(self, what: str, fn: Callable[[], T], write: bool = True, deadline: float | None = None) -> T:
+    def within(self, what: str, fn: Callable[[], T], write: bool = True, deadline: float | None = None,
+               trip: bool = True) -> T:
         """`fn()` (calls of this store) on the store's own threads, waited for at most `deadline` seconds
         (default `self.deadline`); past it Unavailable, and calls of the same kind fail at once for a
-        while.  The call itself goes on in its thread and finishes or fails there."""
+        while. With `trip=False` (a caller that chose to wait longer than the reply path does) the call is
+        tried even while calls of its kind fail at once, and its lateness trips nothing.
+        The call itself goes on in its thread and finishes or fails there."""
         deadline = self.deadline if deadline is None else deadline
         if deadline is None:
             return fn()
-        future = self._start(what, fn, write)
+        future = self._start(what, fn, write, force=not trip)
         try:
             return future.result(deadline)
         except FutureTimeout:
+            if not trip:
+                raise Unavailable(f"{what}: no answer within {deadline:g} s") from None
             raise self._late(what, write, deadline) from None
 
     async def soon(self, what: str, fn: Callable[[], T], write: bool = True, deadline: float | None = None) -> T:
@@ -389,9 +394,10 @@ class Store:
         except TimeoutError:
             raise self._late(what, write, deadline) from None
 
-    def _start(self, what: str, fn: Callable[[], T], write: bool, background: bool = False) -> Future[T]:
+    def _start(self, what: str, fn: Callable[[], T], write: bool, background: bool = False,
+               force: bool = False) -> Future[T]:
         breaker = self._breakers["write" if write else "read"]
-        if breaker.blocked():  # fail at once, without a thread: the one try is under way or not due yet
+        if breaker.blocked() and not force:  # fail at once, without a thread: the one try is under way or not due yet
             raise Unavailable(f"{what}: database unavailable (retrying shortly)")
         if self._calls is None or self._background is None:
             with self._lock:

@@ -102,6 +102,32 @@ def test_sqlite_locked_by_another_process(engine, platforms, tmp_path, offline, 
         said_once_each(platforms, len(line.delivered()), 1)
 
 
+def test_an_event_delivered_again_while_the_database_is_slow_is_answered_once(engine, platforms, tmp_path, offline,
+                                                                            settings_for):
+    # The first delivery is answered without the database at its 1 s deadline; the same event, delivered
+    # again while the lock still holds, waits for its check-in, which finds the first one's claim.
+    settings = dataclasses.replace(outage_settings(settings_for, tmp_path, platforms), db_timeout=5.0)
+    line = platforms[0]
+    with Loopback(create_app(settings, engine)) as bot:
+        assert line.send(bot.url, line.text("こんにちは", user="Uwarm")).status_code == 200
+        line.wait_reply()
+        before = len(line.delivered())
+        holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK.replace("time.sleep(120)", "time.sleep(2.5)"),
+                                   str(settings.sqlite_path)], stdout=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout.readline().strip() == "locked"
+            event_id = "01AGAINAGAINAGAINAGAIN0001"
+            first = line.text("夜眠れなくてつらい", user="Uagain", event_id=event_id)
+            assert line.send(bot.url, first).status_code == 200
+            line.wait_reply(before + 1, timeout=5)
+            again = line.text("夜眠れなくてつらい", user="Uagain", event_id=event_id, redelivery=True)
+            assert line.send(bot.url, again).status_code == 200
+        finally:
+            holder.wait(timeout=10)
+        time.sleep(3.0)  # the redelivery's check-in, once the lock is gone
+        assert len(line.recorder.quiet("reply", 0.3, ok=True)) + len(line.pushes()) == before + 1
+
+
 @pytest.mark.parametrize("outage", ["refuse", "hang"])
 def test_postgresql_stopped_or_hanging_then_back(outage, db_url, engine, platforms, tmp_path, offline, settings_for,
                                                  twenty_four_hour):
