@@ -2,7 +2,7 @@
 
     offline       any connection but to 127.0.0.1 fails the test
     engine        one loaded engine for the session
-    understood    the conversation tests' engine (tests/support.py Understood), one for the session
+    understood    the conversation tests' engine over a copy of services.yaml (tests/support.py), one for the session
     platforms     fake LINE and Telegram APIs; bot_server: a bot server per test module over them
     world         that server with an empty database: world.line_says("もう死にたい")
     settings_for  Settings for a test server of one's own

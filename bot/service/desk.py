@@ -166,9 +166,13 @@ class Desk:
 
     # The database, failing soft
 
-    def _read(self, what: str, fn: Callable[[], T], default: T, write: bool = False) -> T:
-        """`fn()`'s answer, or `default` if the database refused or was late (a write that answers: `write`)."""
+    def _read(self, what: str, fn: Callable[[], T], default: T, write: bool = False,
+              patience: float | None = None) -> T:
+        """`fn()`'s answer, or `default` if the database refused or was late (a write that answers: `write`).
+        `patience`: wait this long instead of the reply path's deadline (Store.within's trip=False)."""
         try:
+            if patience is not None:
+                return self.store.within(what, fn, write=write, deadline=patience, trip=False)
             return self.store.within(what, fn, write=write)
         except Unavailable as e:
             self._trouble(what, e)
@@ -227,16 +231,11 @@ class Desk:
         def count(conn: Connection) -> Decision | None:
             return limiter.hit_in(conn, key) if limiter is not None and key else None
 
-        check = lambda: self.store.check_in(event_id, key, count)  # noqa: E731
+        patience = None
         if event_id and REDELIVERY.get():
-            try:
-                wait = self.store.timeout if PRIORITY.get() != CRISIS else min(self.store.timeout, CRISIS_REDELIVERY_WAIT)
-                checked = self.store.within("check in", check, write=True, deadline=wait, trip=False)
-            except Unavailable as e:
-                self._trouble("check in", e)
-                checked = CheckIn(True)
-        else:
-            checked = self._read("check in", check, CheckIn(True), True)
+            patience = self.store.timeout if PRIORITY.get() != CRISIS else min(self.store.timeout, CRISIS_REDELIVERY_WAIT)
+        checked = self._read("check in", lambda: self.store.check_in(event_id, key, count), CheckIn(True), True,
+                             patience)
         if not checked.first:
             return Arrival(first=False)
         context, decision = context_of(checked.resident), checked.counted

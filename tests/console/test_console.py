@@ -70,18 +70,23 @@ class Served:
         return c, csrf_of(page.text)
 
 
-@pytest.fixture
-def served(engine, tmp_path, offline):
-    """The console on 127.0.0.1 with an operator and a staff account; any other address fails the test."""
+def _console(engine, tmp_path, roles: dict[str, str]):  # noqa: ANN001, ANN202
+    """The console over `engine` on 127.0.0.1 with an account per name in `roles` (name -> role)."""
     db_url = f"sqlite:///{tmp_path / 'console.db'}"
     accounts = Accounts(make_engine(db_url))
-    accounts.add("op", "operator", PASSWORD["op"])
-    accounts.add("staff", "staff", PASSWORD["staff"])
+    for name, role in roles.items():
+        accounts.add(name, role, PASSWORD[name])
     with served_console(engine, db_url) as url:
         served = Served(url, db_url, accounts, [])
         yield served
         for c in served.clients:
             c.close()
+
+
+@pytest.fixture
+def served(engine, tmp_path, offline):
+    """The console on 127.0.0.1 with an operator and a staff account; any other address fails the test."""
+    yield from _console(engine, tmp_path, {"op": "operator", "staff": "staff"})
 
 
 def csrf_of(html: str, field: str = "csrf") -> str:
@@ -269,15 +274,8 @@ def test_try_an_unknown_area_says_so(served):
 
 @pytest.fixture
 def conversing(understood, tmp_path, offline):
-    """The console over tests/support.py's Understood engine (what #13's layers will say about a few messages)."""
-    db_url = f"sqlite:///{tmp_path / 'console.db'}"
-    accounts = Accounts(make_engine(db_url))
-    accounts.add("staff", "staff", PASSWORD["staff"])
-    with served_console(understood, db_url) as url:
-        served = Served(url, db_url, accounts, [])
-        yield served
-        for c in served.clients:
-            c.close()
+    """The console over the conversation tests' engine (conftest.py `understood`), with a staff account."""
+    yield from _console(understood, tmp_path, {"staff": "staff"})
 
 
 def test_try_shows_the_detected_language_and_why_and_the_reply_in_it(served):

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bot.engine.understand.scoring import CONDITION, NEGATED, STORY, set_aside
 from bot.engine.understand.surface import fold
 from bot.types import Match
 
@@ -86,22 +87,19 @@ def call(lexicon: Match, surface: np.ndarray, semantic: np.ndarray | None, class
         return CrisisCall(True, lead, why=f"lexicon: {lexicon.crisis_why}; {learned}")
     if foreign:
         return CrisisCall(True, foreign[0], why=f"foreign crisis word {foreign[1]!r}; {learned}")
-    negated = lexicon.crisis_why.startswith("crisis phrase negated")
     other = pe if semantic is not None else ps  # not asked: the surface layer saw too little for doubt
     high, low = max(ps, other), min(ps, other)
     kind = kind_e if semantic is not None and pe > ps else kind_s
-    if lexicon.crisis_why.startswith("crisis phrase in a condition") and (kind != "suicide_risk" or high < ALONE):
-        negated = True  # 倒れたらどうしよう: a danger imagined; but 飛び降りたら楽になれる is the thought itself
-    # A story's words (「死にたい」って叫ぶシーン) are read as not the resident's, unless both layers
-    # read the message as a crisis of its own.
-    story = lexicon.crisis_why.startswith("crisis phrase in a story")
-    if negated:
-        # The layers read 死にたい in 「死にたいとは思わないけど」 as they read it anywhere; the lexicon reads
-        # the grammar. A crisis said elsewhere in the message is a live phrase the lexicon raises itself.
+    aside = set_aside(lexicon)
+    # The layers read 死にたい in 「死にたいとは思わないけど」 as they read it anywhere; the lexicon reads
+    # the grammar (a crisis said elsewhere in the message is a live phrase the lexicon raises itself).
+    # A condition is a danger imagined (倒れたらどうしよう), unless a layer is sure it is the thought of
+    # suicide itself (飛び降りたら楽になれる); a story's words (「死にたい」って叫ぶシーン) are not the
+    # resident's, unless both layers read the message as a crisis of its own.
+    if aside == NEGATED or (aside == CONDITION and (kind != "suicide_risk" or high < ALONE)) or (
+            aside == STORY and (high < ALONE or low < RAISE)):
         return CrisisCall(False, why=f"{lexicon.crisis_why}; {learned}")
     kana = all_kana(text)
-    if story and (high < ALONE or low < RAISE):
-        return CrisisCall(False, why=f"{lexicon.crisis_why}; {learned}")
     if (high >= ALONE and not kana) or (high >= RAISE and low >= (AGREE_KANA if kana else AGREE)):
         return CrisisCall(True, kind, why=f"learned layers: P(crisis) {learned}")
     if high >= CHECK_IN and low >= (AGREE_KANA if kana else CHECK_IN_OTHER) and kind == "suicide_risk" \

@@ -341,27 +341,28 @@ def _hypothetical(tokens, end: int) -> bool:
 # tokens: the tokenizer drops the quotes and the full stops.
 _FRAMES = "映画|ドラマ|アニメ|漫画|マンガ|まんが|小説|ゲーム|シーン|主人公|キャラ|台詞|セリフ|歌詞|冗談|ネタ|舞台"
 _FRAME = re.compile(f"(?:{_FRAMES})(?!じゃな|ではな|抜き|みたい|のよう)")
-_CHARACTER = re.compile(r"(?:ボス|キャラ|キャラクター|主人公|敵|ゾンビ|モンスター)(?:に|が|から)(?:[0-9０-９一二三四五六七八九十何]+回も?)?$")
-_SENTENCE = re.compile(r"[^。！？!?\n]*")
+_CHARACTERS = "ボス|キャラ|キャラクター|主人公|敵|ゾンビ|モンスター"
+_CHARACTER = re.compile(f"(?:{_CHARACTERS})(?:に|が|から)(?:[0-9０-９一二三四五六七八九十何]+回も?)?$")
+_SCENE = re.compile(f"{_FRAMES}|{_CHARACTERS}")  # no story without one of these anywhere in the text
+_SENTENCE_ENDS = "。！？!?\n"
 _QUOTED = re.compile(r"「[^「」]*」|『[^『』]*』|“[^“”]*”")
 
 
 def framed(text: str, found: str) -> bool:
     """Does every place `found` stands in `text` lie inside a story, a game or a joke?"""
-    places = [m.start() for m in re.finditer(re.escape(found), text)] if found else []
-    if not places:
+    if not found or found not in text or not _SCENE.search(text):
         return False
-    for at in places:
-        sentence = next((m for m in _SENTENCE.finditer(text) if m.start() <= at < m.end() or m.start() == at), None)
-        if sentence is None:
-            return False
-        s = sentence.group()
-        local = at - sentence.start()
-        if _CHARACTER.search(s[:local]):
-            continue
-        inside = any(q.start() < local and local + len(found) <= q.end() for q in _QUOTED.finditer(s))
-        if not (inside and _FRAME.search(s)):
-            return False
+    at = text.find(found)
+    while at >= 0:
+        end = at + len(found)
+        start = max(text.rfind(c, 0, at) for c in _SENTENCE_ENDS) + 1
+        stop = min((i for i in (text.find(c, end) for c in _SENTENCE_ENDS) if i >= 0), default=len(text))
+        sentence, local = text[start:stop], at - start
+        if not _CHARACTER.search(sentence[:local]):
+            quoted = any(q.start() < local and local + len(found) <= q.end() for q in _QUOTED.finditer(sentence))
+            if not (quoted and _FRAME.search(sentence)):
+                return False
+        at = text.find(found, end)
     return True
 
 

@@ -246,20 +246,20 @@ def _devanagari(text: str) -> tuple[str, str]:
     return "ne", "Devanagari: Nepali (the language of most Devanagari writers in Japan)"
 
 
-def _cyrillic(text: str) -> tuple[str, str]:
-    if set(text) & set("өүӨҮ"):
-        return "mn", "Cyrillic with ө/ү: Mongolian"
-    if set(text) & set("іїєґІЇЄҐ"):
-        return "uk", "Cyrillic with і/ї/є/ґ: Ukrainian"
-    return "ru", "Cyrillic: Russian"
+# A script shared by several languages: the letters only one of them uses, in order, then the default.
+_BY_LETTERS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "cyrillic": (("өүӨҮ", "mn", "Cyrillic with ө/ү: Mongolian"),
+                 ("іїєґІЇЄҐ", "uk", "Cyrillic with і/ї/є/ґ: Ukrainian"),
+                 ("", "ru", "Cyrillic: Russian")),
+    "arabic": (("ٹڈڑںےھۓ", "ur", "Arabic script with Urdu letters"),
+               ("پچژگ", "fa", "Arabic script with Persian letters"),
+               ("", "ar", "Arabic script")),
+}
 
 
-def _arabic(text: str) -> tuple[str, str]:
-    if set(text) & set("ٹڈڑںےھۓ"):
-        return "ur", "Arabic script with Urdu letters"
-    if set(text) & set("پچژگ"):
-        return "fa", "Arabic script with Persian letters"
-    return "ar", "Arabic script"
+def _by_letters(script: str, text: str) -> tuple[str, str]:
+    letters = set(text)
+    return next((code, why) for marks, code, why in _BY_LETTERS[script] if not marks or letters & set(marks))
 
 
 # -- the decision -------------------------------------------------------------------------------
@@ -315,9 +315,9 @@ def detect(text: str) -> Detection:
     if group == "devanagari":
         language, why = _devanagari(text)
     elif group == "cyrillic":
-        language, why = _cyrillic(text)
+        language, why = _by_letters("cyrillic", text)
     elif group == "arabic":
-        language, why = _arabic(text)
+        language, why = _by_letters("arabic", text)
     elif group in SCRIPT_LANGUAGE:
         language, why = SCRIPT_LANGUAGE[group], f"{group.capitalize()} script"
     else:

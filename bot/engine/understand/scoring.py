@@ -59,13 +59,33 @@ def decide(specs: dict[str, IntentSpec], cleaned: str, tokens, hits, lang) -> Ma
     else:
         negated = [e for s in scores if s.tier == "crisis" for e in s.evidence if e.negated]
         weak = [f"{s.id}({s.score})" for s in scores if s.tier == "crisis"]
-        # "-if": only a condition (倒れたら), which the crisis detector reads apart from a real negation
-        said = ("in a condition" if all(e.kind.endswith("-if") for e in negated) else
-                "in a story" if all(e.kind.endswith("-story") for e in negated) else "negated") if negated else ""
-        why = (f"crisis phrase {said}: " + ", ".join(e.phrase for e in negated)) if negated else (
-            "crisis evidence below threshold: " + ", ".join(weak) if weak else "no crisis phrase found")
+        if negated:
+            why = f"{_how_set_aside(negated)}: " + ", ".join(e.phrase for e in negated)
+        else:
+            why = "crisis evidence below threshold: " + ", ".join(weak) if weak else "no crisis phrase found"
     readings = "|".join(t.reading for t in tokens)
     return Match(cleaned, readings, tuple(ranked), crisis, why, lang)
+
+
+# How the crisis phrases found were set aside: the start of Match.crisis_why, which the crisis
+# detector reads (crisis.py). A condition (倒れたら, evidence kind "-if") and a story's words
+# (「死にたい」って叫ぶシーン, "-story") are weighed apart from a real negation.
+NEGATED = "crisis phrase negated"
+CONDITION = "crisis phrase in a condition"
+STORY = "crisis phrase in a story"
+
+
+def _how_set_aside(negated: list[Evidence]) -> str:
+    if all(e.kind.endswith("-if") for e in negated):
+        return CONDITION
+    if all(e.kind.endswith("-story") for e in negated):
+        return STORY
+    return NEGATED
+
+
+def set_aside(match: Match) -> str | None:
+    """NEGATED, CONDITION or STORY when the lexicon set its crisis phrases aside so; else None."""
+    return next((how for how in (NEGATED, CONDITION, STORY) if match.crisis_why.startswith(how)), None)
 
 
 def _rank(scores: list[IntentScore], crisis: bool) -> list[IntentScore]:

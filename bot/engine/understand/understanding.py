@@ -24,6 +24,7 @@ from bot.engine.understand.followup import answer_to, topic_of
 from bot.engine.understand.intents import IntentSpec
 from bot.engine.understand.language import UNDETERMINED, detect
 from bot.engine.understand.matcher import Matcher
+from bot.engine.understand.scoring import NEGATED, STORY, set_aside
 from bot.engine.understand.semantic import SemanticModel
 from bot.engine.understand.surface import SurfaceModel, fold
 from bot.types import Evidence, IntentScore, Layer, Match, ResidentContext
@@ -71,8 +72,8 @@ class Understanding:
         foreign = self.foreign.find(text)
         blend_lexicon = self._lexicon_vector(lexicon) if japanese else None
         first = self._blend(ps, None, blend_lexicon, japanese)
-        doubt = not lexicon.crisis and not foreign and \
-            crisis_.crisis_share(ps, self.classes)[0] >= crisis_.SURFACE_DOUBT
+        surface_crisis, surface_kind = crisis_.crisis_share(ps, self.classes)
+        doubt = not lexicon.crisis and not foreign and surface_crisis >= crisis_.SURFACE_DOUBT
         nothing = not any(s.evidence for s in lexicon.intents)
         # Measured: asking it also when unsure or when no phrase matched changed no case file's figures,
         # and cost a fifth more encoder time.
@@ -83,7 +84,7 @@ class Understanding:
             vector = self.semantic.vector(text)
             pe = self.semantic.probabilities(vector)
         blended = self._blend(ps, pe, blend_lexicon, japanese) if pe is not None else first
-        not_theirs = lexicon.crisis_why.startswith(("crisis phrase negated", "crisis phrase in a story"))
+        not_theirs = set_aside(lexicon) in (NEGATED, STORY)
         if not_theirs:
             # 「死にたいとは思わないけど毎日さみしい」: the resident said which need it is not.
             blended = np.where([self.tiers[c] == "crisis" for c in self.classes], blended * 0.3, blended)
@@ -100,7 +101,7 @@ class Understanding:
             call = crisis_.CrisisCall(True, best, check_in=True,
                                       why=f"the blend's best reading is {best}, no layer sure: " + call.why)
         if hurried and not call.raised and not not_theirs and not crisis_.all_kana(text) \
-                and crisis_.crisis_share(ps, self.classes)[1] == "suicide_risk":
+                and surface_kind == "suicide_risk":
             # Recall first while busy: what the encoder would have weighed is asked about plainly.
             call = crisis_.CrisisCall(True, "suicide_risk", check_in=True,
                                       why="busy: the encoder skipped, the surface layer sees distress: " + call.why)
